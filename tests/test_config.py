@@ -41,8 +41,15 @@ def test_env_named_prod_implies_prod_profile() -> None:
 
 
 def test_command_line_strings_are_parsed() -> None:
-    c = config(min_acu="0", max_acu="4", db_allowed_cidrs="203.0.113.7/32, 198.51.100.0/24",
-               deletion_protection="true", backup_retention_days="7", task_cpu="2048", task_memory="4096")
+    c = config(
+        min_acu="0",
+        max_acu="4",
+        db_allowed_cidrs="203.0.113.7/32, 198.51.100.0/24",
+        deletion_protection="true",
+        backup_retention_days="7",
+        task_cpu="2048",
+        task_memory="4096",
+    )
     assert (c.min_acu, c.max_acu) == (0, 4)
     assert c.db_allowed_cidrs == ("203.0.113.7/32", "198.51.100.0/24")
     assert c.deletion_protection is True
