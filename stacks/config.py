@@ -265,20 +265,14 @@ class LettaConfig:
                 f"for task_cpu {self.task_cpu}: {sizes[0]}..{sizes[-1]} MiB, steps of {sizes[1] - sizes[0]}",
             )
         if self.app_db_user in _RESERVED_ROLES:
-            raise ConfigError(
-                "app_db_user", self.app_db_user, f"a role name other than {', '.join(_RESERVED_ROLES)}"
-            )
+            raise ConfigError("app_db_user", self.app_db_user, f"a role name other than {', '.join(_RESERVED_ROLES)}")
         _check_open_world("db_allowed_cidrs", self.db_allowed_cidrs, "db_allow_public", self.db_allow_public)
-        _check_open_world(
-            "api_allowed_cidrs", self.api_allowed_cidrs, "api_allow_public", self.api_allow_public
-        )
+        _check_open_world("api_allowed_cidrs", self.api_allowed_cidrs, "api_allow_public", self.api_allow_public)
         if self.is_prod and self.removal_behaviour == "destroy":
             raise ConfigError("removal_behaviour", "destroy", "'snapshot' in the prod profile")
         if self.is_prod and self.min_tasks > 1 and self.nat_gateways == 0:
             # Prod tasks run in private subnets; with no NAT they cannot pull the image or reach an LLM.
-            raise ConfigError(
-                "nat_gateways", 0, "1 or 2 in the prod profile (tasks in private subnets need egress)"
-            )
+            raise ConfigError("nat_gateways", 0, "1 or 2 in the prod profile (tasks in private subnets need egress)")
         if self.alarm_email and not self.alarms:
             raise ConfigError("alarm_email", self.alarm_email, "only with alarms=true")
 
@@ -371,9 +365,7 @@ def _cidrs(key: str, value: Any) -> tuple[str, ...]:
         try:
             network = ipaddress.ip_network(item, strict=True)
         except ValueError:
-            raise ConfigError(
-                key, item, "IPv4 or IPv6 CIDRs such as 203.0.113.7/32 (host bits zero)"
-            ) from None
+            raise ConfigError(key, item, "IPv4 or IPv6 CIDRs such as 203.0.113.7/32 (host bits zero)") from None
         cidrs.append(str(network))
     return tuple(cidrs)
 
@@ -381,9 +373,7 @@ def _cidrs(key: str, value: Any) -> tuple[str, ...]:
 def _check_open_world(key: str, cidrs: tuple[str, ...], opt_in_key: str, opted_in: bool) -> None:
     for cidr in cidrs:
         if ipaddress.ip_network(cidr).prefixlen == 0 and not opted_in:
-            raise ConfigError(
-                key, cidr, f"a narrower range; the whole internet needs {opt_in_key}=true as well"
-            )
+            raise ConfigError(key, cidr, f"a narrower range; the whole internet needs {opt_in_key}=true as well")
 
 
 def _image(value: Any) -> str:
@@ -420,13 +410,9 @@ def _llm_keys(value: Any) -> dict[str, str]:
         try:
             value = json.loads(value)
         except json.JSONDecodeError:
-            raise ConfigError(
-                "llm_secret_keys", value, 'a JSON object such as {"OPENAI_API_KEY": "openai"}'
-            ) from None
+            raise ConfigError("llm_secret_keys", value, 'a JSON object such as {"OPENAI_API_KEY": "openai"}') from None
     if not isinstance(value, Mapping) or not value:
-        raise ConfigError(
-            "llm_secret_keys", value, "a non-empty JSON object: env var -> JSON key in the secret"
-        )
+        raise ConfigError("llm_secret_keys", value, "a non-empty JSON object: env var -> JSON key in the secret")
     for env_var, json_key in value.items():
         if env_var not in LLM_ENV_VARS:
             raise ConfigError("llm_secret_keys", env_var, f"one of {', '.join(LLM_ENV_VARS)}")

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# One command from a fresh clone: the pinned toolchain (Python venv, CDK CLI, Node 22), then a synth of
+# both profiles, which also runs the AWS Solutions checks and CDK's template validation. No AWS account needed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CDK_DISABLE_CLI_TELEMETRY=true
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "Python venv (.venv) with requirements-dev.txt"
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+
+step "CDK CLI and Node 22 from package-lock.json (node_modules)"
+npm ci --no-audit --no-fund --loglevel=error
+
+# npx puts node_modules/.bin first on PATH, so the CLI and the app's jsii both run on the pinned Node 22.
+for profile in dev prod; do
+  step "cdk synth, profile $profile -> cdk.out/$profile"
+  start=$(date +%s%N)
+  npx cdk synth --quiet -c "env=$profile" -o "cdk.out/$profile"
+  echo "synthesized in $(( ($(date +%s%N) - start) / 1000000 )) ms:" cdk.out/"$profile"/*/*.template.json
+done

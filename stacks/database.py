@@ -1,0 +1,113 @@
+"""The Aurora PostgreSQL Serverless v2 cluster Letta keeps its agents' memory in."""
+
+from __future__ import annotations
+
+import string
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_rds as rds
+from aws_cdk import aws_secretsmanager as secretsmanager
+from constructs import Construct
+
+from stacks.pgvector.runtime.pgvector_bootstrap.connection_string import ALLOWED_PASSWORD_CHARS
+
+MASTER_USER = "postgres"
+PORT = 5432
+# Secrets Manager draws from letters, digits and punctuation: exclude every punctuation mark that Letta's
+# URI handling cannot take, so any generated password is usable in LETTA_PG_URI as it is.
+EXCLUDED_PASSWORD_CHARS = "".join(c for c in string.punctuation if c not in ALLOWED_PASSWORD_CHARS) + " "
+
+
+class AuroraDatabase(Construct):
+    """Aurora PostgreSQL 17 with one Serverless v2 writer in isolated subnets.
+
+    Storage encrypted, TLS forced by its own parameter group, master credentials generated into
+    Secrets Manager, the Data API on (bootstrap and inspection need no path into the VPC), the
+    PostgreSQL log exported to a log group this construct owns, so that destroying the stack removes it.
+
+    Exposes `cluster`, `writer` (the instance the bootstrap must wait for), `secret` (master
+    credentials), `database_name` and `port`.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        vpc: ec2.IVpc,
+        security_group: ec2.ISecurityGroup,
+        cluster_identifier: str,
+        postgres_version: str,
+        database_name: str,
+        min_capacity: float,
+        max_capacity: float,
+        auto_pause: Duration | None,
+        backup_retention: Duration,
+        deletion_protection: bool,
+        removal_policy: RemovalPolicy,
+        log_retention: logs.RetentionDays,
+    ) -> None:
+        super().__init__(scope, id)
+        major = postgres_version.split(".")[0]
+        engine = rds.DatabaseClusterEngine.aurora_postgres(
+            version=rds.AuroraPostgresEngineVersion.of(f"{postgres_version}", major)
+        )
+        # Anything but the cluster follows DESTROY: a SNAPSHOT policy only exists for the cluster itself.
+        parameter_group = rds.ParameterGroup(
+            self,
+            "Parameters",
+            engine=engine,
+            description="Letta Aurora: TLS required for every connection",
+            parameters={"rds.force_ssl": "1"},
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        # RDS would create this group on first export and leave it behind on delete; creating it first, by the
+        # name RDS uses, makes it the stack's.
+        log_group = logs.LogGroup(
+            self,
+            "PostgresLog",
+            log_group_name=f"/aws/rds/cluster/{cluster_identifier}/postgresql",
+            retention=log_retention,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        self.writer_id = "Writer"
+        self.cluster = rds.DatabaseCluster(
+            self,
+            "Cluster",
+            engine=engine,
+            # A fixed identifier is needed to name the log group above before the cluster exists.
+            cluster_identifier=cluster_identifier,
+            credentials=rds.Credentials.from_generated_secret(MASTER_USER, exclude_characters=EXCLUDED_PASSWORD_CHARS),
+            default_database_name=database_name,
+            port=PORT,
+            writer=rds.ClusterInstance.serverless_v2(
+                self.writer_id,
+                # The engine version is pinned to a minor; AWS upgrading it behind CloudFormation's back makes the
+                # next deploy fail as a downgrade (aws-cdk #15475). Minor upgrades happen by bumping the pin.
+                auto_minor_version_upgrade=False,
+                publicly_accessible=False,
+            ),
+            serverless_v2_min_capacity=min_capacity,
+            serverless_v2_max_capacity=max_capacity,
+            serverless_v2_auto_pause_duration=auto_pause,
+            vpc=vpc,
+            vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
+            security_groups=[security_group],
+            parameter_group=parameter_group,
+            storage_encrypted=True,
+            enable_data_api=True,
+            cloudwatch_logs_exports=["postgresql"],
+            backup=rds.BackupProps(retention=backup_retention),
+            deletion_protection=deletion_protection,
+            removal_policy=removal_policy,
+            copy_tags_to_snapshot=True,
+        )
+        self.cluster.node.add_dependency(log_group)
+        self.log_group = log_group
+        self.writer = self.cluster.node.find_child(self.writer_id)
+        assert self.cluster.secret is not None  # generated credentials always come with a secret
+        self.secret: secretsmanager.ISecret = self.cluster.secret
+        self.database_name = database_name
+        self.port = PORT

@@ -1,0 +1,73 @@
+"""The VPC and the two security groups the database rule is written against."""
+
+from __future__ import annotations
+
+from aws_cdk import RemovalPolicy
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+
+class Network(Construct):
+    """A two-AZ VPC: public subnets, isolated subnets for the database, and private subnets with NAT
+    only when `nat_gateways` > 0 (dev has none: its tasks use public subnets with a public IP).
+
+    Exposes `vpc`, `database_security_group` (nothing in, nothing out) and `app_security_group`
+    (whatever runs Letta joins it; the database admits 5432 from it).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        nat_gateways: int,
+        log_retention: logs.RetentionDays,
+        removal_policy: RemovalPolicy,
+    ) -> None:
+        super().__init__(scope, id)
+        subnets = [
+            ec2.SubnetConfiguration(name="public", subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=24),
+            ec2.SubnetConfiguration(name="database", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED, cidr_mask=24),
+        ]
+        if nat_gateways:
+            subnets.append(
+                ec2.SubnetConfiguration(name="app", subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS, cidr_mask=22)
+            )
+        self.vpc = ec2.Vpc(
+            self,
+            "Vpc",
+            ip_addresses=ec2.IpAddresses.cidr("10.40.0.0/16"),
+            max_azs=2,
+            nat_gateways=nat_gateways,
+            subnet_configuration=subnets,
+            restrict_default_security_group=False,
+        )
+        # Rejected traffic only: enough to debug a security-group rule, cheap to ingest.
+        flow_log_group = logs.LogGroup(self, "FlowLogs", retention=log_retention, removal_policy=removal_policy)
+        self.vpc.add_flow_log(
+            "RejectedTraffic",
+            destination=ec2.FlowLogDestination.to_cloud_watch_logs(flow_log_group),
+            traffic_type=ec2.FlowLogTrafficType.REJECT,
+        )
+        self.database_security_group = ec2.SecurityGroup(
+            self,
+            "DatabaseSecurityGroup",
+            vpc=self.vpc,
+            description="Aurora PostgreSQL: 5432 from the Letta tasks and the listed operator CIDRs only",
+            allow_all_outbound=False,
+        )
+        self.app_security_group = ec2.SecurityGroup(
+            self,
+            "AppSecurityGroup",
+            vpc=self.vpc,
+            description="Letta tasks: reach Aurora on 5432 and the internet (image, LLM APIs)",
+            allow_all_outbound=True,
+        )
+
+    @property
+    def app_subnets(self) -> ec2.SubnetSelection:
+        """Where the tasks run: private subnets behind NAT when there are any, public ones otherwise."""
+        if self.vpc.private_subnets:
+            return ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS)
+        return ec2.SubnetSelection(subnet_type=ec2.SubnetType.PUBLIC)

@@ -1,0 +1,40 @@
+"""One deployable unit per environment: what `cdk deploy --all` and a CI pipeline both deploy."""
+
+from __future__ import annotations
+
+import os
+
+from aws_cdk import App, Environment, Stage, Tags, Validations
+from cdk_nag import AwsSolutionsChecks
+from constructs import Construct
+
+from stacks.config import LettaConfig
+from stacks.data_stack import DataStack
+
+
+class LettaStage(Stage):
+    """The data stack (stateful) and, beside it, the service stack (stateless) for one environment."""
+
+    def __init__(self, scope: Construct, *, config: LettaConfig, env: Environment | None = None) -> None:
+        super().__init__(scope, config.stage_name, env=env)
+        self.config = config
+        self.data = DataStack(
+            self,
+            "Data",
+            stack_name=f"{config.stage_name}-data",
+            description=f"Letta on Aurora ({config.env}, {config.profile}): network and database",
+            config=config,
+        )
+        Tags.of(self).add("letta:env", config.env)
+        Tags.of(self).add("letta:profile", config.profile)
+
+
+def compose(app: App, *, nag: bool = True) -> LettaStage:
+    """Builds the configured environment's Stage into `app`; with `nag`, synth fails on any AwsSolutions finding."""
+    config = LettaConfig.from_context(app.node.try_get_context)
+    # Region only, never an account: synth stays credential-free (no AZ lookups).
+    region = config.region or os.environ.get("CDK_DEFAULT_REGION")
+    stage = LettaStage(app, config=config, env=Environment(region=region) if region else None)
+    if nag:
+        Validations.of(app).add_plugins(AwsSolutionsChecks(app, verbose=True))
+    return stage

@@ -1,0 +1,57 @@
+"""Synthesizes the app in-process exactly as app.py does, with cdk.json's context plus overrides."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk import assertions, cx_api
+
+from stacks.stage import LettaStage, compose
+
+ROOT = Path(__file__).resolve().parents[1]
+CDK_JSON_CONTEXT: dict[str, Any] = json.loads((ROOT / "cdk.json").read_text())["context"]
+
+
+@dataclass(frozen=True)
+class Synthesized:
+    app: cdk.App
+    stage: LettaStage
+    assembly: cx_api.CloudAssembly
+
+    def template(self, stack: str) -> assertions.Template:
+        """`stack` is the stack's id in the stage: "Data" or "Service"."""
+        return assertions.Template.from_stack(self.stack(stack))
+
+    def stack(self, stack: str) -> cdk.Stack:
+        return self.stage.node.find_child(stack)
+
+    def templates(self) -> dict[str, dict[str, Any]]:
+        """Every template the stage synthesized, by stack name."""
+        return {s.stack_name: s.template for s in self.assembly.stacks}
+
+    @property
+    def outdir(self) -> Path:
+        return Path(self.assembly.directory)
+
+
+def synthesize(overrides: dict[str, Any] | None = None, *, nag: bool = False) -> Synthesized:
+    """A fresh synth; `nag` registers cdk-nag as app.py does (synth then raises on any finding)."""
+    app = cdk.App(context={**CDK_JSON_CONTEXT, **(overrides or {})})
+    stage = compose(app, nag=nag)
+    app.synth()
+    return Synthesized(app, stage, stage.synth())
+
+
+@cache
+def _cached(key: str) -> Synthesized:
+    return synthesize(json.loads(key))
+
+
+def synthesized(**overrides: Any) -> Synthesized:
+    """A cached synth for read-only assertions (synth costs seconds; most tests share a handful)."""
+    return _cached(json.dumps(overrides, sort_keys=True))

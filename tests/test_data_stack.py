@@ -1,0 +1,191 @@
+"""Template assertions on the data stack: every item the walkthrough clicked, and what it left out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk.assertions import Match
+
+from tests.cdk_app import synthesized
+
+
+def resources(template: dict[str, Any], type_: str) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in template["Resources"].items() if v["Type"] == type_}
+
+
+def only(template: dict[str, Any], type_: str) -> dict[str, Any]:
+    found = resources(template, type_)
+    assert len(found) == 1, f"expected one {type_}, found {list(found)}"
+    return next(iter(found.values()))
+
+
+def data(**overrides: Any) -> dict[str, Any]:
+    return synthesized(**overrides).template("Data").to_json()
+
+
+def test_cluster_is_aurora_postgres_17_serverless_v2_at_half_to_one_acu() -> None:
+    template = synthesized().template("Data")
+    template.has_resource_properties(
+        "AWS::RDS::DBCluster",
+        {
+            "Engine": "aurora-postgresql",
+            "EngineVersion": Match.string_like_regexp(r"^17\.\d+$"),
+            "ServerlessV2ScalingConfiguration": {"MinCapacity": 0.5, "MaxCapacity": 1},
+            "StorageEncrypted": True,
+            "EnableHttpEndpoint": True,
+            "EnableCloudwatchLogsExports": ["postgresql"],
+            "DatabaseName": "letta",
+            "Port": 5432,
+        },
+    )
+    template.has_resource_properties(
+        "AWS::RDS::DBInstance",
+        {"DBInstanceClass": "db.serverless", "AutoMinorVersionUpgrade": False, "PubliclyAccessible": False},
+    )
+    template.resource_count_is("AWS::RDS::DBInstance", 1)
+
+
+def test_scaling_follows_config_and_zero_means_auto_pause() -> None:
+    cluster = only(data(min_acu=0, max_acu=4, auto_pause_seconds=600), "AWS::RDS::DBCluster")["Properties"]
+    assert cluster["ServerlessV2ScalingConfiguration"] == {
+        "MinCapacity": 0,
+        "MaxCapacity": 4,
+        "SecondsUntilAutoPause": 600,
+    }
+
+
+def test_cluster_lives_in_isolated_subnets() -> None:
+    template = data()
+    subnet_group = only(template, "AWS::RDS::DBSubnetGroup")["Properties"]
+    isolated = {
+        key
+        for key, subnet in resources(template, "AWS::EC2::Subnet").items()
+        if {"Key": "aws-cdk:subnet-type", "Value": "Isolated"} in subnet["Properties"]["Tags"]
+    }
+    assert len(isolated) == 2
+    assert {ref["Ref"] for ref in subnet_group["SubnetIds"]} == isolated
+
+
+def test_vpc_has_two_azs_and_no_nat_in_dev_but_nat_in_prod() -> None:
+    dev = data()
+    assert len(resources(dev, "AWS::EC2::Subnet")) == 4
+    assert resources(dev, "AWS::EC2::NatGateway") == {}
+    prod = data(profile="prod")
+    assert len(resources(prod, "AWS::EC2::NatGateway")) == 2
+    assert len(resources(prod, "AWS::EC2::Subnet")) == 6
+
+
+def test_tls_is_forced_by_the_clusters_own_parameter_group() -> None:
+    template = data()
+    group_id, group = next(iter(resources(template, "AWS::RDS::DBClusterParameterGroup").items()))
+    assert group["Properties"]["Parameters"] == {"rds.force_ssl": "1"}
+    assert only(template, "AWS::RDS::DBCluster")["Properties"]["DBClusterParameterGroupName"] == {"Ref": group_id}
+
+
+def test_master_credentials_are_generated_with_a_uri_safe_alphabet() -> None:
+    from stacks.pgvector.runtime.pgvector_bootstrap.connection_string import ALLOWED_PASSWORD_CHARS
+
+    template = data()
+    secrets = resources(template, "AWS::SecretsManager::Secret")
+    master = [s for s in secrets.values() if '"username":"postgres"' in json_of(s)]
+    assert len(master) == 1
+    generator = master[0]["Properties"]["GenerateSecretString"]
+    excluded = set(generator["ExcludeCharacters"])
+    # Every punctuation mark Secrets Manager could draw is either allowed in the URI or excluded.
+    import string
+
+    assert set(string.punctuation) - excluded <= set(ALLOWED_PASSWORD_CHARS)
+    assert {"@", "/", "?", "#", "%", "=", ":", "[", "]"} <= excluded
+    assert "Name" not in master[0]["Properties"], "a fixed secret name breaks redeploys after destroy"
+
+
+def json_of(value: Any) -> str:
+    import json
+
+    return json.dumps(value, separators=(",", ":")).replace('\\"', '"')
+
+
+def test_postgres_rule_admits_the_app_security_group_only_by_default() -> None:
+    template = data()
+    groups = resources(template, "AWS::EC2::SecurityGroup")
+    db_sg = next(k for k, v in groups.items() if v["Properties"]["GroupDescription"].startswith("Aurora"))
+    app_sg = next(k for k, v in groups.items() if v["Properties"]["GroupDescription"].startswith("Letta tasks"))
+    ingress = [
+        r["Properties"]
+        for r in resources(template, "AWS::EC2::SecurityGroupIngress").values()
+        if r["Properties"]["GroupId"] == {"Fn::GetAtt": [db_sg, "GroupId"]}
+    ]
+    assert ingress == [
+        {
+            "IpProtocol": "tcp",
+            "FromPort": 5432,
+            "ToPort": 5432,
+            "GroupId": {"Fn::GetAtt": [db_sg, "GroupId"]},
+            "SourceSecurityGroupId": {"Fn::GetAtt": [app_sg, "GroupId"]},
+            "Description": "Letta tasks",
+        }
+    ]
+    assert "SecurityGroupIngress" not in groups[db_sg]["Properties"]
+    assert groups[db_sg]["Properties"]["SecurityGroupEgress"][0]["CidrIp"] == "255.255.255.255/32"  # no egress
+
+
+def test_operator_cidrs_get_5432_and_nothing_wider() -> None:
+    template = data(db_allowed_cidrs="203.0.113.7/32,2001:db8::/64")
+    groups = resources(template, "AWS::EC2::SecurityGroup")
+    db_sg = next(v for v in groups.values() if v["Properties"]["GroupDescription"].startswith("Aurora"))
+    rules = db_sg["Properties"]["SecurityGroupIngress"]
+    assert {(r.get("CidrIp") or r.get("CidrIpv6"), r["FromPort"], r["ToPort"]) for r in rules} == {
+        ("203.0.113.7/32", 5432, 5432),
+        ("2001:db8::/64", 5432, 5432),
+    }
+
+
+def test_postgres_log_group_is_owned_by_the_stack_and_named_as_rds_exports() -> None:
+    template = data()
+    cluster = only(template, "AWS::RDS::DBCluster")
+    identifier = cluster["Properties"]["DBClusterIdentifier"]
+    log_groups = {k: v for k, v in resources(template, "AWS::Logs::LogGroup").items() if "postgresql" in json_of(v)}
+    assert len(log_groups) == 1
+    key, group = next(iter(log_groups.items()))
+    assert group["Properties"]["LogGroupName"] == f"/aws/rds/cluster/{identifier}/postgresql"
+    assert group["Properties"]["RetentionInDays"] == 7
+    assert group["DeletionPolicy"] == "Delete"
+    assert key in cluster["DependsOn"], "the group must exist before RDS starts exporting into it"
+    assert resources(template, "Custom::LogRetention") == {}
+
+
+def test_dev_is_disposable() -> None:
+    template = data()
+    cluster = only(template, "AWS::RDS::DBCluster")
+    assert cluster["DeletionPolicy"] == "Delete"
+    assert cluster["Properties"]["DeletionProtection"] is False
+    assert cluster["Properties"]["BackupRetentionPeriod"] == 1
+    assert synthesized().stack("Data").termination_protection is False
+
+
+def test_prod_is_protected() -> None:
+    template = data(profile="prod")
+    cluster = only(template, "AWS::RDS::DBCluster")
+    assert cluster["DeletionPolicy"] == "Snapshot"
+    assert cluster["UpdateReplacePolicy"] == "Snapshot"
+    assert cluster["Properties"]["DeletionProtection"] is True
+    assert cluster["Properties"]["BackupRetentionPeriod"] == 35
+    assert synthesized(profile="prod").stack("Data").termination_protection is True
+
+
+def test_outputs_name_everything_an_operator_needs() -> None:
+    outputs = data()["Outputs"]
+    for name in (
+        "ClusterArn",
+        "WriterEndpoint",
+        "Port",
+        "MasterSecretArn",
+        "DatabaseSecurityGroupId",
+        "AppSecurityGroupId",
+    ):
+        assert name in outputs, name
+
+
+def test_stack_names_follow_the_env() -> None:
+    names = set(synthesized(env="pr-7").templates())
+    assert "letta-pr-7-data" in names

@@ -1,0 +1,117 @@
+"""The proof harness over every synthesized template, both profiles: cfn-lint, cdk-nag, CDK's own checks,
+and no secret value anywhere in a template."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk.assertions import Annotations, Match
+from cdk_nag import AwsSolutionsChecks
+
+from tests.cdk_app import synthesize, synthesized
+
+PROFILES = ["dev", "prod"]
+# Variants worth linting beyond the profile defaults: the optional branches of the templates.
+VARIANTS = [
+    {"profile": "dev"},
+    {"profile": "prod"},
+    {"profile": "dev", "min_acu": 0, "db_allowed_cidrs": "0.0.0.0/0", "db_allow_public": True},
+]
+
+
+def template_files(outdir: Path) -> list[Path]:
+    files = sorted(outdir.rglob("*.template.json"))
+    assert files, f"no templates under {outdir}"
+    return files
+
+
+@pytest.mark.parametrize("overrides", VARIANTS, ids=lambda v: "-".join(f"{k}={v[k]}" for k in v))
+def test_cfn_lint_finds_nothing(overrides: dict[str, object]) -> None:
+    files = template_files(synthesized(**overrides).outdir)
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "cfn-lint"), "--format", "parseable", *map(str, files)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    # Exit code is a bitmask: 2 errors, 4 warnings, 8 informational. Zero means nothing at all.
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("overrides", VARIANTS, ids=lambda v: "-".join(f"{k}={v[k]}" for k in v))
+def test_cdk_nag_aws_solutions_has_no_unacknowledged_finding(overrides: dict[str, object]) -> None:
+    report = AwsSolutionsChecks().validate_scope(synthesized(**overrides).app)
+    findings = [
+        f"{v.rule_name}: {v.description} at {[r.construct_path for r in v.violating_resources]}"
+        for v in report.violations
+    ]
+    assert findings == []
+
+
+def test_synth_with_cdk_nag_registered_succeeds_like_app_py() -> None:
+    # app.py registers the plugin; synth raises ValidationFailed on any finding.
+    synthesize({"profile": "prod"}, nag=True)
+
+
+def test_cdk_nag_would_catch_an_unacknowledged_finding() -> None:
+    from aws_cdk import aws_sqs as sqs
+
+    app = cdk.App()
+    stack = cdk.Stack(app, "Probe")
+    sqs.Queue(stack, "Plain")  # no DLQ, no SSL enforcement: AwsSolutions-SQS3/SQS4
+    rules = {v.rule_name for v in AwsSolutionsChecks().validate_scope(app).violations}
+    assert {"AwsSolutions-SQS3", "AwsSolutions-SQS4"} <= rules
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_synth_emits_no_warning_or_error_annotation(profile: str) -> None:
+    synth = synthesized(profile=profile)
+    for stack in synth.stage.node.children:
+        if isinstance(stack, cdk.Stack):
+            annotations = Annotations.from_stack(stack)
+            assert annotations.find_warning("*", Match.any_value()) == [], stack.stack_name
+            assert annotations.find_error("*", Match.any_value()) == [], stack.stack_name
+
+
+@pytest.mark.parametrize("overrides", VARIANTS, ids=lambda v: "-".join(f"{k}={v[k]}" for k in v))
+def test_cdk_template_validation_reports_nothing(overrides: dict[str, object]) -> None:
+    # The validation report also carries warnings (e.g. W2508, 5432 open to the world) that never fail synth.
+    report = json.loads((synthesized(**overrides).outdir.parent / "validation-report.json").read_text())
+    violations = [v for plugin in report["pluginReports"] for v in plugin["violations"]]
+    assert violations == []
+
+
+def test_cdk_template_validation_fails_synth_with_cdk_json_flags() -> None:
+    from tests.cdk_app import CDK_JSON_CONTEXT
+
+    app = cdk.App(context=CDK_JSON_CONTEXT)
+    stack = cdk.Stack(app, "Probe")
+    cdk.CfnResource(stack, "Queue", type="AWS::SQS::Queue", properties={"VisibilityTimeout": "soon"})
+    with pytest.raises(Exception, match="ValidationFailed"):
+        app.synth()
+
+
+# Values that must never appear in a template: a password, a connection string with credentials, a key.
+_SECRET_PATTERNS = [
+    re.compile(r"postgres(?:ql)?://[^:/\s\"]+:[^@\s\"]+@"),
+    re.compile(r"\"(?:MasterUserPassword|Password|SecretString)\"\s*:\s*\""),
+    re.compile(r"sk-[A-Za-z0-9]{20,}"),
+]
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_no_template_contains_a_secret_value(profile: str) -> None:
+    for name, template in synthesized(profile=profile).templates().items():
+        text = json.dumps(template)
+        for pattern in _SECRET_PATTERNS:
+            assert not pattern.search(text), f"{name}: {pattern.pattern}"
+        for resource in template["Resources"].values():
+            if resource["Type"] == "AWS::SecretsManager::Secret":
+                assert "SecretString" not in resource["Properties"], name
+                assert "GenerateSecretString" in resource["Properties"], name
