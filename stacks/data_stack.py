@@ -11,6 +11,7 @@ from stacks.database import AuroraDatabase
 from stacks.log_retention import retention
 from stacks.nag import acknowledge
 from stacks.network import Network
+from stacks.pgvector.construct import PgvectorBootstrap
 
 
 class DataStack(Stack):
@@ -40,6 +41,16 @@ class DataStack(Stack):
             backup_retention=Duration.days(config.backup_retention_days),
             deletion_protection=config.deletion_protection,
             removal_policy=RemovalPolicy.SNAPSHOT if config.removal_behaviour == "snapshot" else RemovalPolicy.DESTROY,
+            log_retention=log_retention,
+        )
+        self.bootstrap = PgvectorBootstrap(
+            self,
+            "Pgvector",
+            cluster=self.database.cluster,
+            writer=self.database.writer,
+            master_secret=self.database.secret,
+            database_name=config.db_name,
+            app_role=config.app_db_user,
             log_retention=log_retention,
         )
         self._allow_postgres(config)
@@ -96,5 +107,13 @@ class DataStack(Stack):
             value=self.database.secret.secret_arn,
             description="Master credentials (Secrets Manager ARN, not the value)",
         )
+        CfnOutput(self, "PgvectorVersion", value=self.bootstrap.pgvector_version, description="Installed pgvector")
+        CfnOutput(
+            self,
+            "ConnectionSecretArn",
+            value=self.bootstrap.connection_secret.secret_arn,
+            description="Secret holding LETTA_PG_URI (key 'uri'); the ARN, not the value",
+        )
+        CfnOutput(self, "AppSecretArn", value=self.bootstrap.app_secret.secret_arn, description="App role login")
         CfnOutput(self, "DatabaseSecurityGroupId", value=self.network.database_security_group.security_group_id)
         CfnOutput(self, "AppSecurityGroupId", value=self.network.app_security_group.security_group_id)

@@ -25,6 +25,12 @@ VARIANTS = [
 ]
 
 
+# W3005 ("dependency already enforced by a GetAtt"): CDK writes an explicit DependsOn on a Lambda's role
+# policy beside the GetAtt on the role itself so the policy exists before the function runs; cfn-lint sees only
+# the redundancy (aws-cdk #24578), and CDK's own template validation ignores W3005 for the same reason.
+IGNORED = ["--ignore-checks", "W3005", "--"]
+
+
 def template_files(outdir: Path) -> list[Path]:
     files = sorted(outdir.rglob("*.template.json"))
     assert files, f"no templates under {outdir}"
@@ -35,7 +41,7 @@ def template_files(outdir: Path) -> list[Path]:
 def test_cfn_lint_finds_nothing(overrides: dict[str, object]) -> None:
     files = template_files(synthesized(**overrides).outdir)
     result = subprocess.run(
-        [str(Path(sys.executable).parent / "cfn-lint"), "--format", "parseable", *map(str, files)],
+        [str(Path(sys.executable).parent / "cfn-lint"), "--format", "parseable", *IGNORED, *map(str, files)],
         capture_output=True,
         text=True,
         check=False,
@@ -69,14 +75,29 @@ def test_cdk_nag_would_catch_an_unacknowledged_finding() -> None:
     assert {"AwsSolutions-SQS3", "AwsSolutions-SQS4"} <= rules
 
 
-@pytest.mark.parametrize("profile", PROFILES)
-def test_synth_emits_no_warning_or_error_annotation(profile: str) -> None:
-    synth = synthesized(profile=profile)
+CERTIFICATE = "arn:aws:acm:us-east-1:123456789012:certificate/00000000-0000-0000-0000-000000000000"
+
+
+def warnings(overrides: dict[str, object]) -> list[str]:
+    synth = synthesized(**overrides)
+    found = []
     for stack in synth.stage.node.children:
         if isinstance(stack, cdk.Stack):
             annotations = Annotations.from_stack(stack)
-            assert annotations.find_warning("*", Match.any_value()) == [], stack.stack_name
             assert annotations.find_error("*", Match.any_value()) == [], stack.stack_name
+            found += [str(w.entry.data) for w in annotations.find_warning("*", Match.any_value())]
+    return found
+
+
+@pytest.mark.parametrize("overrides", [{"profile": "dev"}, {"profile": "prod", "certificate_arn": CERTIFICATE}])
+def test_synth_emits_no_warning_or_error_annotation(overrides: dict[str, object]) -> None:
+    assert warnings(overrides) == []
+
+
+def test_prod_without_certificate_warns_that_the_api_is_plain_http() -> None:
+    found = warnings({"profile": "prod"})
+    assert len(found) == 1
+    assert "plain HTTP" in found[0] and "certificate_arn" in found[0]
 
 
 @pytest.mark.parametrize("overrides", VARIANTS, ids=lambda v: "-".join(f"{k}={v[k]}" for k in v))

@@ -79,32 +79,40 @@ def split_statements(sql: str) -> list[str]:
     """Cut SQL text into single statements at each ``;`` that is code, not quoted or commented.
 
     Understands '...' strings (with E'...' backslash escapes), "..." identifiers, $$...$$ and
-    $tag$...$tag$ bodies, -- line comments and nested /* */ comments. Statements are returned without
-    the ``;``; those holding only whitespace and comments are dropped. Raises ValueError on an
-    unterminated string, identifier, dollar quote or comment.
+    $tag$...$tag$ bodies, -- line comments and nested /* */ comments. Comments outside quoted text
+    are dropped (the server ignores them, and one-statement APIs need not parse them), as is the
+    ``;``; statements left empty are dropped. Raises ValueError on an unterminated string,
+    identifier, dollar quote or comment.
     """
     statements: list[str] = []
-    start = 0
-    has_code = False
+    pieces: list[str] = []  # the current statement's code, comments replaced by whitespace
+    piece_start = 0
     i = 0
     n = len(sql)
+
+    def finish(end: int) -> None:
+        text = "".join(pieces) + sql[piece_start:end]
+        if text.strip():
+            statements.append(text.strip())
+        pieces.clear()
+
     while i < n:
         char = sql[i]
-        if sql.startswith("--", i):
-            newline = sql.find("\n", i)
-            i = n if newline == -1 else newline + 1
-            continue
-        if sql.startswith("/*", i):
-            i = _skip_block_comment(sql, i)
-            continue
-        if char == ";":
-            if has_code:
-                statements.append(sql[start:i].strip())
-            start, has_code, i = i + 1, False, i + 1
-            continue
-        if not char.isspace():
-            has_code = True
-        if char == "'":
+        if sql.startswith("--", i) or sql.startswith("/*", i):
+            pieces.append(sql[piece_start:i])
+            if char == "-":
+                newline = sql.find("\n", i)
+                i = n if newline == -1 else newline + 1
+                pieces.append("\n")
+            else:
+                i = _skip_block_comment(sql, i)
+                pieces.append(" ")
+            piece_start = i
+        elif char == ";":
+            finish(i)
+            i += 1
+            piece_start = i
+        elif char == "'":
             i = _skip_quoted(sql, i, "'", backslash_escapes=_is_escape_string(sql, i))
         elif char == '"':
             i = _skip_quoted(sql, i, '"', backslash_escapes=False)
@@ -119,8 +127,7 @@ def split_statements(sql: str) -> list[str]:
             i = end + len(tag.group(0))
         else:
             i += 1
-    if has_code:
-        statements.append(sql[start:].strip())
+    finish(n)
     return statements
 
 

@@ -1,0 +1,161 @@
+"""The custom resource that replaces the walkthrough's `psql … CREATE EXTENSION vector;` and hand-typed URI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from aws_cdk import CustomResource, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_rds as rds
+from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import custom_resources as cr
+from constructs import Construct, IConstruct
+
+from stacks.nag import acknowledge
+from stacks.pgvector.runtime.pgvector_bootstrap.sql_files import load_sql_files, sql_hash
+
+RUNTIME_DIR = Path(__file__).resolve().parent / "runtime"
+SQL_DIR = Path(__file__).resolve().parents[2] / "bootstrap_sql"
+# The handler gives up a minute before its own timeout, and CloudFormation gives up soon after: a stuck
+# bootstrap fails the stack in minutes, never in the hour a silent custom resource costs.
+HANDLER_TIMEOUT = Duration.minutes(10)
+SERVICE_TIMEOUT = Duration.minutes(14)
+
+
+class PgvectorBootstrap(Construct):
+    """Applies `bootstrap_sql/*.sql` to the cluster through the RDS Data API, sets the app role's password and
+    writes the generated connection string (`{"uri": "postgresql://…"}`) into `connection_secret`.
+
+    A Python Lambda outside the VPC (no ENIs to wait for on destroy) behind the Provider framework. It runs
+    after the writer instance exists; changing any SQL file changes `SqlHash` and re-applies every file (each
+    is idempotent). Delete leaves the data alone.
+
+    Exposes `app_secret` (the app role's generated credentials), `connection_secret` (key `uri`, what the
+    service injects as LETTA_PG_URI) and `pgvector_version` (the installed extension version).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        cluster: rds.DatabaseCluster,
+        writer: IConstruct,
+        master_secret: secretsmanager.ISecret,
+        database_name: str,
+        app_role: str,
+        log_retention: logs.RetentionDays,
+        sql_dir: Path = SQL_DIR,
+    ) -> None:
+        super().__init__(scope, id)
+        files = load_sql_files(sql_dir)
+        if not files:
+            raise ValueError(f"no *.sql files in {sql_dir}: the bootstrap would have nothing to apply")
+        self.app_secret = secretsmanager.Secret(
+            self,
+            "AppCredentials",
+            description=f"Login of the Letta app role '{app_role}' (generated; letters and digits only)",
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                secret_string_template=json.dumps({"username": app_role}),
+                generate_string_key="password",
+                exclude_punctuation=True,
+                password_length=32,
+            ),
+        )
+        self.connection_secret = secretsmanager.Secret(
+            self,
+            "ConnectionString",
+            description="LETTA_PG_URI for the Letta service, key 'uri'; written by the pgvector bootstrap",
+            # A placeholder the bootstrap overwrites; generated, so no value ever sits in the template.
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                secret_string_template=json.dumps({"uri": ""}), generate_string_key="placeholder"
+            ),
+        )
+        acknowledge(
+            self.app_secret,
+            "AwsSolutions-SMG4",
+            "Rotating this secret alone would not change the role's password in PostgreSQL nor LETTA_PG_URI; "
+            "change it through a deploy, which re-runs the bootstrap that applies both.",
+        )
+        acknowledge(
+            self.connection_secret,
+            "AwsSolutions-SMG4",
+            "Derived from the app credentials by the bootstrap and rewritten with them; it has no rotation of its own.",
+        )
+        handler = self._handler(cluster, master_secret, log_retention)
+        provider_logs = logs.LogGroup(
+            self, "ProviderLogs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY
+        )
+        provider = cr.Provider(self, "Provider", on_event_handler=handler, log_group=provider_logs)
+        self.resource = CustomResource(
+            self,
+            "Resource",
+            service_token=provider.service_token,
+            resource_type="Custom::PgvectorBootstrap",
+            service_timeout=SERVICE_TIMEOUT,
+            properties={
+                "ClusterArn": cluster.cluster_arn,
+                "MasterSecretArn": master_secret.secret_arn,
+                "AppSecretArn": self.app_secret.secret_arn,
+                "ConnectionSecretArn": self.connection_secret.secret_arn,
+                "Database": database_name,
+                "Host": cluster.cluster_endpoint.hostname,
+                "Port": str(cluster.cluster_endpoint.port),
+                "SqlFiles": [{"name": f.name, "sql": f.text} for f in files],
+                "SqlHash": sql_hash(files),
+            },
+        )
+        self.resource.node.add_dependency(writer)
+        self.pgvector_version = self.resource.get_att_string("PgvectorVersion")
+        self._acknowledge(provider, handler)
+
+    def _handler(
+        self, cluster: rds.DatabaseCluster, master_secret: secretsmanager.ISecret, log_retention: logs.RetentionDays
+    ) -> lambda_.Function:
+        log_group = logs.LogGroup(self, "HandlerLogs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY)
+        # A role of our own instead of AWSLambdaBasicExecutionRole: it may write to its own log group only.
+        role = iam.Role(self, "HandlerRole", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
+        log_group.grant_write(role)
+        role.add_to_policy(iam.PolicyStatement(actions=["rds-data:ExecuteStatement"], resources=[cluster.cluster_arn]))
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["secretsmanager:GetSecretValue"],
+                resources=[master_secret.secret_arn, self.app_secret.secret_arn],
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["secretsmanager:PutSecretValue"], resources=[self.connection_secret.secret_arn]
+            )
+        )
+        return lambda_.Function(
+            self,
+            "Handler",
+            description="Applies bootstrap_sql through the RDS Data API and writes LETTA_PG_URI",
+            runtime=lambda_.Runtime.PYTHON_3_14,
+            architecture=lambda_.Architecture.ARM_64,
+            handler="pgvector_bootstrap.handler.on_event",
+            code=lambda_.Code.from_asset(str(RUNTIME_DIR), exclude=["**/__pycache__", "**/*.pyc"]),
+            timeout=HANDLER_TIMEOUT,
+            memory_size=256,
+            role=role,
+            log_group=log_group,
+        )
+
+    def _acknowledge(self, provider: cr.Provider, handler: lambda_.Function) -> None:
+        # cdk-nag 3 matches a finding's full id, so each names exactly the policy or resource it accepts.
+        stack = Stack.of(self)
+        handler_id = stack.resolve(stack.get_logical_id(handler.node.default_child))
+        acknowledge(
+            provider,
+            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
+            "The CDK Provider framework's own function writes its logs with AWSLambdaBasicExecutionRole.",
+        )
+        acknowledge(
+            provider,
+            f"AwsSolutions-IAM5[Resource::<{handler_id}.Arn>:*]",
+            "The Provider framework may invoke the bootstrap handler's versions (`<function arn>:*`) and nothing else.",
+        )
