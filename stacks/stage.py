@@ -10,6 +10,7 @@ from constructs import Construct
 
 from stacks.config import LettaConfig
 from stacks.data_stack import DataStack
+from stacks.service_stack import ServiceStack
 
 
 class LettaStage(Stage):
@@ -24,6 +25,14 @@ class LettaStage(Stage):
             stack_name=f"{config.stage_name}-data",
             description=f"Letta on Aurora ({config.env}, {config.profile}): network and database",
             config=config,
+        )
+        self.service = ServiceStack(
+            self,
+            "Service",
+            stack_name=f"{config.stage_name}-service",
+            description=f"Letta on Aurora ({config.env}, {config.profile}): the Letta API on ECS Fargate",
+            config=config,
+            data=self.data,
         )
         Tags.of(self).add("letta:env", config.env)
         Tags.of(self).add("letta:profile", config.profile)

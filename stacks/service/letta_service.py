@@ -1,0 +1,273 @@
+"""The Letta server on ECS Fargate behind an Application Load Balancer."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from aws_cdk import Annotations, Duration, RemovalPolicy
+from aws_cdk import aws_certificatemanager as acm
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_elasticloadbalancingv2 as elbv2
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_secretsmanager as secretsmanager
+from constructs import Construct
+
+from stacks.nag import acknowledge
+from stacks.service.log_filter import start_command
+
+LETTA_PORT = 8283
+# The trailing slash matters: /v1/health answers 307, which a target-group check counts as unhealthy.
+HEALTH_PATH = "/v1/health/"
+# First start runs every migration, heavy imports and provider look-ups before the port opens.
+HEALTH_CHECK_GRACE = Duration.seconds(300)
+# The walkthrough's client waits up to 600 s for an agent step; the load balancer must not cut it sooner.
+IDLE_TIMEOUT = Duration.seconds(600)
+
+
+class LettaService(Construct):
+    """Fargate tasks running the pinned Letta image, reachable only through the load balancer.
+
+    The database connection arrives as one ECS secret, `LETTA_PG_URI`, from the generated connection-string
+    secret; secure mode is on with a generated server password; LLM keys come from `llm_secret`. Container
+    output passes through a filter that masks every secret before CloudWatch. New tasks must pass
+    `/v1/health/`; a deployment that cannot get there rolls back (circuit breaker).
+
+    Exposes `service`, `load_balancer`, `target_group`, `log_group`, `server_password_secret`, `url`.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        vpc: ec2.IVpc,
+        app_security_group: ec2.ISecurityGroup,
+        task_subnets: ec2.SubnetSelection,
+        assign_public_ip: bool,
+        image: str,
+        cpu: int,
+        memory_mib: int,
+        cpu_architecture: str,
+        connection_secret: secretsmanager.ISecret,
+        llm_secret: secretsmanager.ISecret,
+        llm_secret_keys: Mapping[str, str],
+        api_allowed_cidrs: Sequence[str],
+        certificate_arn: str | None,
+        min_tasks: int,
+        max_tasks: int,
+        deregistration_delay: Duration,
+        enable_ecs_exec: bool,
+        log_retention: logs.RetentionDays,
+        warn_without_tls: bool,
+        labels: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(scope, id)
+        # The app security group belongs to the data stack. Imported immutable, CDK adds no rule to it there
+        # (which would make the data stack depend on this one); the one rule it needs is written below.
+        app_security_group = ec2.SecurityGroup.from_security_group_id(
+            self, "AppSecurityGroup", app_security_group.security_group_id, mutable=False
+        )
+        self.server_password_secret = secretsmanager.Secret(
+            self,
+            "ServerPassword",
+            description="Letta server password (secure mode): clients send 'Authorization: Bearer <password>'",
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                secret_string_template="{}",
+                generate_string_key="password",
+                exclude_punctuation=True,
+                password_length=40,
+            ),
+        )
+        # Every replica must encrypt provider secrets with the same key, so it is generated once, here.
+        self.encryption_key = secretsmanager.Secret(
+            self,
+            "EncryptionKey",
+            description="LETTA_ENCRYPTION_KEY: encrypts provider secrets Letta stores in the database",
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                secret_string_template="{}", generate_string_key="key", exclude_punctuation=True, password_length=48
+            ),
+        )
+        self.log_group = logs.LogGroup(self, "Logs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY)
+        cluster = ecs.Cluster(self, "Cluster", vpc=vpc, container_insights_v2=ecs.ContainerInsights.ENABLED)
+        task = ecs.FargateTaskDefinition(
+            self,
+            "Task",
+            cpu=cpu,
+            memory_limit_mib=memory_mib,
+            runtime_platform=ecs.RuntimePlatform(
+                cpu_architecture=ecs.CpuArchitecture.ARM64
+                if cpu_architecture == "arm64"
+                else ecs.CpuArchitecture.X86_64,
+                operating_system_family=ecs.OperatingSystemFamily.LINUX,
+            ),
+        )
+        secrets = {
+            # The only database setting the image honours; without it Letta starts a throwaway Postgres.
+            "LETTA_PG_URI": ecs.Secret.from_secrets_manager(connection_secret, "uri"),
+            "LETTA_SERVER_PASSWORD": ecs.Secret.from_secrets_manager(self.server_password_secret, "password"),
+            "LETTA_ENCRYPTION_KEY": ecs.Secret.from_secrets_manager(self.encryption_key, "key"),
+            **{env: ecs.Secret.from_secrets_manager(llm_secret, key) for env, key in llm_secret_keys.items()},
+        }
+        task.add_container(
+            "Letta",
+            image=ecs.ContainerImage.from_registry(image),
+            command=start_command(),
+            port_mappings=[ecs.PortMapping(container_port=LETTA_PORT, name="letta-http")],
+            # Switches only; every value that is a secret arrives through `secrets`.
+            environment={"SECURE": "true", "LETTA_SERVER_SECURE": "true"},
+            secrets=secrets,
+            logging=ecs.LogDriver.aws_logs(stream_prefix="letta", log_group=self.log_group),
+            docker_labels=dict(labels or {}),
+        )
+        self.service = ecs.FargateService(
+            self,
+            "Service",
+            cluster=cluster,
+            task_definition=task,
+            # One task on create: it migrates an empty database alone. Auto scaling raises the count to
+            # `min_tasks` only after this service is stable (its scalable target depends on the service).
+            desired_count=1,
+            min_healthy_percent=100,
+            max_healthy_percent=200,
+            circuit_breaker=ecs.DeploymentCircuitBreaker(enable=True, rollback=True),
+            health_check_grace_period=HEALTH_CHECK_GRACE,
+            vpc_subnets=task_subnets,
+            assign_public_ip=assign_public_ip,
+            security_groups=[app_security_group],
+            enable_execute_command=enable_ecs_exec,
+        )
+        self.load_balancer, self.target_group = self._load_balancer(
+            vpc, api_allowed_cidrs, certificate_arn, deregistration_delay, warn_without_tls
+        )
+        ec2.CfnSecurityGroupIngress(
+            self,
+            "TasksFromLoadBalancer",
+            group_id=app_security_group.security_group_id,
+            source_security_group_id=self.load_balancer.connections.security_groups[0].security_group_id,
+            ip_protocol="tcp",
+            from_port=LETTA_PORT,
+            to_port=LETTA_PORT,
+            description="Letta API from its load balancer only",
+        )
+        scaling = self.service.auto_scale_task_count(min_capacity=min_tasks, max_capacity=max_tasks)
+        scaling.scale_on_cpu_utilization(
+            "Cpu",
+            target_utilization_percent=70,
+            scale_in_cooldown=Duration.minutes(5),
+            scale_out_cooldown=Duration.minutes(1),
+        )
+        scaling.scale_on_request_count(
+            "Requests",
+            requests_per_target=600,
+            target_group=self.target_group,
+            scale_in_cooldown=Duration.minutes(5),
+            scale_out_cooldown=Duration.minutes(1),
+        )
+        scheme = "https" if certificate_arn else "http"
+        self.url = f"{scheme}://{self.load_balancer.load_balancer_dns_name}"
+        self._acknowledge(task, enable_ecs_exec)
+
+    def _load_balancer(
+        self,
+        vpc: ec2.IVpc,
+        allowed_cidrs: Sequence[str],
+        certificate_arn: str | None,
+        deregistration_delay: Duration,
+        warn_without_tls: bool,
+    ) -> tuple[elbv2.ApplicationLoadBalancer, elbv2.ApplicationTargetGroup]:
+        security_group = ec2.SecurityGroup(
+            self,
+            "LoadBalancerSecurityGroup",
+            vpc=vpc,
+            description="Letta API load balancer: the listed client CIDRs in, the Letta tasks out",
+            allow_all_outbound=False,
+        )
+        ports = [443, 80] if certificate_arn else [80]
+        for cidr in allowed_cidrs:
+            peer = ec2.Peer.ipv6(cidr) if ":" in cidr else ec2.Peer.ipv4(cidr)
+            for port in ports:
+                security_group.add_ingress_rule(peer, ec2.Port.tcp(port), f"API client {cidr}")
+        load_balancer = elbv2.ApplicationLoadBalancer(
+            self,
+            "LoadBalancer",
+            vpc=vpc,
+            internet_facing=True,
+            security_group=security_group,
+            idle_timeout=IDLE_TIMEOUT,
+            drop_invalid_header_fields=True,
+            vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PUBLIC),
+        )
+        target_group = elbv2.ApplicationTargetGroup(
+            self,
+            "Targets",
+            vpc=vpc,
+            port=LETTA_PORT,
+            protocol=elbv2.ApplicationProtocol.HTTP,
+            target_type=elbv2.TargetType.IP,
+            deregistration_delay=deregistration_delay,
+            health_check=elbv2.HealthCheck(
+                path=HEALTH_PATH,
+                healthy_http_codes="200",
+                interval=Duration.seconds(15),
+                timeout=Duration.seconds(5),
+                healthy_threshold_count=2,
+                unhealthy_threshold_count=3,
+            ),
+            targets=[self.service],
+        )
+        if certificate_arn:
+            load_balancer.add_listener(
+                "Https",
+                port=443,
+                open=False,
+                certificates=[acm.Certificate.from_certificate_arn(self, "Certificate", certificate_arn)],
+                ssl_policy=elbv2.SslPolicy.RECOMMENDED_TLS,
+                default_target_groups=[target_group],
+            )
+            load_balancer.add_listener(
+                "Http",
+                port=80,
+                open=False,
+                default_action=elbv2.ListenerAction.redirect(protocol="HTTPS", port="443", permanent=True),
+            )
+        else:
+            load_balancer.add_listener("Http", port=80, open=False, default_target_groups=[target_group])
+            if warn_without_tls:
+                Annotations.of(self).add_warning_v2(
+                    "letta:api-without-tls",
+                    "The Letta API listens on plain HTTP: its bearer password crosses the network unencrypted. "
+                    "Set certificate_arn to an ACM certificate for HTTPS.",
+                )
+        return load_balancer, target_group
+
+    def _acknowledge(self, task: ecs.FargateTaskDefinition, enable_ecs_exec: bool) -> None:
+        acknowledge(
+            self.server_password_secret,
+            "AwsSolutions-SMG4",
+            "API clients hold this bearer password; automatic rotation would lock them out. Change it with "
+            "put-secret-value and a new deployment.",
+        )
+        acknowledge(
+            self.encryption_key,
+            "AwsSolutions-SMG4",
+            "Rotating LETTA_ENCRYPTION_KEY would make the provider secrets Letta encrypted with it unreadable.",
+        )
+        acknowledge(
+            task,
+            "AwsSolutions-ECS2",
+            "The only plain environment variables are the secure-mode switches SECURE and LETTA_SERVER_SECURE; "
+            "the database URI, passwords, the encryption key and LLM keys are ECS secrets.",
+        )
+        acknowledge(
+            self.load_balancer,
+            "AwsSolutions-ELB2",
+            "No ALB access logs: they need an S3 bucket that `cdk destroy` leaves behind or empties through yet "
+            "another custom resource. Letta's own access log goes to the stack's CloudWatch log group.",
+        )
+        if enable_ecs_exec:
+            acknowledge(
+                task,
+                "AwsSolutions-IAM5",
+                "ECS Exec (enable_ecs_exec=true) needs ssmmessages:* channel actions, which have no resource ARNs.",
+            )

@@ -1,0 +1,213 @@
+"""Template assertions on the service stack: the Letta contract (LETTA_PG_URI as a secret, /v1/health/),
+security by default, deployments that cannot hang, and logs that keep no secret."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from stacks.service.log_filter import start_command
+from tests.cdk_app import synthesized
+from tests.test_data_stack import only, resources
+
+CERTIFICATE = "arn:aws:acm:us-east-1:123456789012:certificate/00000000-0000-0000-0000-000000000000"
+
+
+def service(**overrides: Any) -> dict[str, Any]:
+    return synthesized(**overrides).template("Service").to_json()
+
+
+def container(template: dict[str, Any]) -> dict[str, Any]:
+    definitions = only(template, "AWS::ECS::TaskDefinition")["Properties"]["ContainerDefinitions"]
+    assert len(definitions) == 1
+    return definitions[0]
+
+
+def test_task_runs_the_pinned_image_on_8283_with_the_configured_size() -> None:
+    template = service()
+    task = only(template, "AWS::ECS::TaskDefinition")["Properties"]
+    assert (task["Cpu"], task["Memory"]) == ("1024", "2048")
+    assert task["RuntimePlatform"] == {"CpuArchitecture": "ARM64", "OperatingSystemFamily": "LINUX"}
+    letta = container(template)
+    assert letta["Image"] == "letta/letta:0.16.8"
+    assert letta["PortMappings"][0]["ContainerPort"] == 8283
+    x86 = only(service(cpu_architecture="x86_64", task_cpu=2048, task_memory=4096), "AWS::ECS::TaskDefinition")
+    assert x86["Properties"]["RuntimePlatform"]["CpuArchitecture"] == "X86_64"
+    assert (x86["Properties"]["Cpu"], x86["Properties"]["Memory"]) == ("2048", "4096")
+
+
+def test_letta_pg_uri_is_injected_as_a_secret_from_the_connection_string() -> None:
+    letta = container(service())
+    secrets = {s["Name"]: s["ValueFrom"] for s in letta["Secrets"]}
+    assert "LETTA_PG_URI" in secrets
+    uri_source = json.dumps(secrets["LETTA_PG_URI"])
+    assert "ConnectionString" in uri_source and ":uri::" in uri_source
+    for name in ("LETTA_SERVER_PASSWORD", "LETTA_ENCRYPTION_KEY", "OPENAI_API_KEY", "ANTHROPIC_API_KEY"):
+        assert name in secrets
+    environment = {e["Name"]: e["Value"] for e in letta.get("Environment", [])}
+    # The image ignores the separate parts and would silently fall back to an in-container Postgres.
+    assert not [name for name in environment if name.startswith("LETTA_PG")]
+    assert environment == {"SECURE": "true", "LETTA_SERVER_SECURE": "true"}
+
+
+def test_container_starts_letta_through_the_log_filter() -> None:
+    letta = container(service())
+    assert letta["Command"] == start_command()
+    assert letta["LogConfiguration"]["LogDriver"] == "awslogs"
+
+
+def test_service_waits_for_the_pgvector_bootstrap() -> None:
+    labels = container(service())["DockerLabels"]
+    # An import of the data stack's PgvectorVersion output: the service exists only after the bootstrap ran.
+    assert "Fn::ImportValue" in json.dumps(labels["letta-aurora.pgvector-version"])
+    stage = synthesized().stage
+    assert stage.data in stage.service.dependencies
+
+
+def test_tasks_join_the_app_security_group_the_database_admits() -> None:
+    template = service()
+    network = only(template, "AWS::ECS::Service")["Properties"]["NetworkConfiguration"]["AwsvpcConfiguration"]
+    assert len(network["SecurityGroups"]) == 1
+    assert "AppSecurityGroup" in json.dumps(network["SecurityGroups"][0])
+    assert network["AssignPublicIp"] == "ENABLED"  # dev: no NAT, egress through a public IP
+    prod = only(service(profile="prod"), "AWS::ECS::Service")["Properties"]["NetworkConfiguration"]
+    assert prod["AwsvpcConfiguration"]["AssignPublicIp"] == "DISABLED"
+
+
+def test_tasks_admit_8283_from_the_load_balancer_only() -> None:
+    template = service()
+    ingress = list(resources(template, "AWS::EC2::SecurityGroupIngress").values())
+    assert len(ingress) == 1
+    rule = ingress[0]["Properties"]
+    assert (rule["FromPort"], rule["ToPort"]) == (8283, 8283)
+    assert "LoadBalancerSecurityGroup" in json.dumps(rule["SourceSecurityGroupId"])
+    assert "AppSecurityGroup" in json.dumps(rule["GroupId"])
+
+
+def test_load_balancer_admits_only_the_configured_cidrs() -> None:
+    def lb_ingress(template: dict[str, Any]) -> list[dict[str, Any]]:
+        groups = resources(template, "AWS::EC2::SecurityGroup")
+        group = next(g for g in groups.values() if "load balancer" in g["Properties"]["GroupDescription"])
+        return group["Properties"].get("SecurityGroupIngress", [])
+
+    assert lb_ingress(service()) == []  # default: nobody until api_allowed_cidrs says who
+    rules = lb_ingress(service(api_allowed_cidrs="203.0.113.0/24"))
+    assert [(r["CidrIp"], r["FromPort"]) for r in rules] == [("203.0.113.0/24", 80)]
+    rules = lb_ingress(service(api_allowed_cidrs="203.0.113.0/24", certificate_arn=CERTIFICATE))
+    assert sorted((r["CidrIp"], r["FromPort"]) for r in rules) == [("203.0.113.0/24", 80), ("203.0.113.0/24", 443)]
+
+
+def test_https_listener_and_redirect_when_a_certificate_is_configured() -> None:
+    listeners = resources(service(certificate_arn=CERTIFICATE), "AWS::ElasticLoadBalancingV2::Listener")
+    by_port = {listener["Properties"]["Port"]: listener["Properties"] for listener in listeners.values()}
+    assert by_port[443]["Protocol"] == "HTTPS"
+    assert by_port[443]["Certificates"] == [{"CertificateArn": CERTIFICATE}]
+    redirect = by_port[80]["DefaultActions"][0]
+    assert redirect["Type"] == "redirect"
+    assert redirect["RedirectConfig"]["Protocol"] == "HTTPS"
+    plain = only(service(), "AWS::ElasticLoadBalancingV2::Listener")["Properties"]
+    assert (plain["Port"], plain["Protocol"]) == (80, "HTTP")
+
+
+def test_health_check_is_v1_health_with_the_trailing_slash() -> None:
+    group = only(service(), "AWS::ElasticLoadBalancingV2::TargetGroup")["Properties"]
+    assert group["HealthCheckPath"] == "/v1/health/"
+    assert group["Matcher"] == {"HttpCode": "200"}
+    assert group["Port"] == 8283
+    assert group["HealthyThresholdCount"] == 2
+    attributes = {a["Key"]: a["Value"] for a in group["TargetGroupAttributes"]}
+    assert attributes["deregistration_delay.timeout_seconds"] == "5"
+    prod = only(service(profile="prod"), "AWS::ElasticLoadBalancingV2::TargetGroup")["Properties"]
+    assert {a["Key"]: a["Value"] for a in prod["TargetGroupAttributes"]}["deregistration_delay.timeout_seconds"] == "30"
+
+
+def test_deployments_roll_back_instead_of_hanging() -> None:
+    ecs_service = only(service(), "AWS::ECS::Service")["Properties"]
+    assert ecs_service["HealthCheckGracePeriodSeconds"] == 300
+    config = ecs_service["DeploymentConfiguration"]
+    assert config["DeploymentCircuitBreaker"] == {"Enable": True, "Rollback": True}
+    assert (config["MinimumHealthyPercent"], config["MaximumPercent"]) == (100, 200)
+
+
+def test_first_deployment_starts_one_task_and_scaling_follows_it() -> None:
+    for profile, (low, high) in (("dev", (1, 2)), ("prod", (2, 4))):
+        template = service(profile=profile)
+        assert only(template, "AWS::ECS::Service")["Properties"]["DesiredCount"] == 1
+        target = only(template, "AWS::ApplicationAutoScaling::ScalableTarget")
+        assert (target["Properties"]["MinCapacity"], target["Properties"]["MaxCapacity"]) == (low, high)
+        # The target names the service, so CloudFormation creates it only once that one task is healthy.
+        assert "Service" in json.dumps(target["Properties"]["ResourceId"])
+        policies = resources(template, "AWS::ApplicationAutoScaling::ScalingPolicy").values()
+        metrics = {
+            p["Properties"]["TargetTrackingScalingPolicyConfiguration"]["PredefinedMetricSpecification"][
+                "PredefinedMetricType"
+            ]
+            for p in policies
+        }
+        assert metrics == {"ECSServiceAverageCPUUtilization", "ALBRequestCountPerTarget"}
+
+
+def test_load_balancer_waits_long_enough_for_slow_agent_steps() -> None:
+    lb = only(service(), "AWS::ElasticLoadBalancingV2::LoadBalancer")["Properties"]
+    attributes = {a["Key"]: a["Value"] for a in lb["LoadBalancerAttributes"]}
+    assert attributes["idle_timeout.timeout_seconds"] == "600"
+    assert lb["Scheme"] == "internet-facing"
+
+
+def test_cluster_has_container_insights_and_ecs_exec_is_opt_in() -> None:
+    cluster = only(service(), "AWS::ECS::Cluster")["Properties"]
+    assert {"Name": "containerInsights", "Value": "enabled"} in cluster["ClusterSettings"]
+    assert only(service(), "AWS::ECS::Service")["Properties"].get("EnableExecuteCommand") is not True
+    assert only(service(enable_ecs_exec=True), "AWS::ECS::Service")["Properties"]["EnableExecuteCommand"] is True
+
+
+def test_log_group_is_the_stacks_with_retention() -> None:
+    template = service()
+    groups = resources(template, "AWS::Logs::LogGroup")
+    assert len(groups) == 1
+    key, group = next(iter(groups.items()))
+    assert group["Properties"]["RetentionInDays"] == 7
+    assert group["DeletionPolicy"] == "Delete"
+    assert container(template)["LogConfiguration"]["Options"]["awslogs-group"] == {"Ref": key}
+
+
+def test_existing_llm_secret_is_used_with_the_configured_keys() -> None:
+    arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:llm-keys-AbCdEf"
+    template = service(llm_secret_arn=arn, llm_secret_keys='{"OPENAI_API_KEY": "openai"}')
+    assert resources(template, "AWS::SecretsManager::Secret").keys().isdisjoint({"LlmKeys"})
+    secrets = {s["Name"]: s["ValueFrom"] for s in container(template)["Secrets"]}
+    assert secrets["OPENAI_API_KEY"] == f"{arn}:openai::"
+    assert "ANTHROPIC_API_KEY" not in secrets
+
+
+def test_alarms_only_in_prod_and_cover_service_and_aurora() -> None:
+    assert resources(service(), "AWS::CloudWatch::Alarm") == {}
+    alarms = resources(service(profile="prod", alarm_email="ops@example.com"), "AWS::CloudWatch::Alarm").values()
+    metrics = {a["Properties"]["MetricName"] for a in alarms}
+    assert metrics == {
+        "UnHealthyHostCount",
+        "HTTPCode_Target_5XX_Count",
+        "HTTPCode_ELB_5XX_Count",
+        "CPUUtilization",
+        "ACUUtilization",
+        "DatabaseConnections",
+    }
+    assert all(a["Properties"]["AlarmActions"] for a in alarms)
+    subscription = only(service(profile="prod", alarm_email="ops@example.com"), "AWS::SNS::Subscription")
+    assert subscription["Properties"]["Endpoint"] == "ops@example.com"
+
+
+def test_outputs_give_url_secret_arns_log_group_and_the_commands() -> None:
+    outputs = service()["Outputs"]
+    for name in (
+        "ApiUrl",
+        "ServerPasswordSecretArn",
+        "LlmKeysSecretArn",
+        "LogGroupName",
+        "SetLlmKeysCommand",
+        "RedeployCommand",
+    ):
+        assert name in outputs, name
+    assert "aws secretsmanager put-secret-value" in json.dumps(outputs["SetLlmKeysCommand"])
+    assert "--force-new-deployment" in json.dumps(outputs["RedeployCommand"])
+    assert "http://" in json.dumps(outputs["ApiUrl"])
