@@ -129,7 +129,8 @@ def test_quote_ident_and_literal_double_their_quote() -> None:
 
 
 def test_render_fills_every_placeholder() -> None:
-    text = "CREATE ROLE ${app_role}; -- ${app_role_literal}\nGRANT CONNECT ON DATABASE ${database} TO ${app_role};"
+    create = "CREATE ROLE ${app_role}; -- ${app_role_literal}\n"
+    text = create + "GRANT CONNECT ON DATABASE ${database} TO ${app_role};"
     assert render(text, app_role="letta_app", database="letta") == (
         'CREATE ROLE "letta_app"; -- \'letta_app\'\nGRANT CONNECT ON DATABASE "letta" TO "letta_app";'
     )

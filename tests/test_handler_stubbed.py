@@ -338,6 +338,35 @@ def test_a_bad_endpoint_fails_before_any_sql_stubbed(
         handler.on_event(bad, FakeContext(), secretsmanager=secretsmanager, executor_factory=refuse_executor)
 
 
+def test_production_executor_runs_as_the_master_secret_without_sdk_retries_stubbed(
+    monkeypatch: pytest.MonkeyPatch, embedded_postgres: EmbeddedPostgres, sql_files: list[SqlFile]
+) -> None:
+    for name, value in {
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+    }.items():
+        monkeypatch.setenv(name, value)
+    props = handler.Properties.from_event(event("Create", embedded_postgres, "letta", sql_files)["ResourceProperties"])
+    executor = handler.data_api_executor(props, time.monotonic() + 60)
+    client = executor._client
+    # Our loop owns the retries, so that the deadline bounds the whole wait.
+    assert client.meta.config.retries["total_max_attempts"] == 1
+    with Stubber(client) as stub:
+        stub.add_response(
+            "execute_statement",
+            {"records": [[{"longValue": 1}]]},
+            {
+                "resourceArn": CLUSTER_ARN,
+                "secretArn": MASTER_SECRET_ARN,
+                "database": "letta",
+                "sql": "SELECT 1",
+            },
+        )
+        assert executor.execute("SELECT 1") == [(1,)]
+        stub.assert_no_pending_responses()
+
+
 def test_unknown_request_type_fails_stubbed(secretsmanager: Any) -> None:
     with pytest.raises(BootstrapError, match="unknown RequestType 'Replace'"):
         handler.on_event({"RequestType": "Replace"}, FakeContext(), secretsmanager=secretsmanager)

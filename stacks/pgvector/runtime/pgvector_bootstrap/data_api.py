@@ -13,7 +13,8 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
+from botocore.exceptions import ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from .errors import BootstrapError, StatementError
 
@@ -113,7 +114,7 @@ class DataApiExecutor:
                 if not is_transient(code, message):
                     raise StatementError(f"{code}: {message}") from None
                 last_error = f"{code}: {message}"
-            except (ConnectionError, HTTPClientError) as exc:
+            except (BotoConnectionError, HTTPClientError) as exc:
                 # Network trouble between Lambda and the Data API endpoint: as transient as a resume.
                 last_error = f"{type(exc).__name__}: {exc}"
             now = self._clock()
