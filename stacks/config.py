@@ -138,6 +138,10 @@ _DEFAULTS: dict[str, Any] = {
     "llm_secret_keys": {"OPENAI_API_KEY": "OPENAI_API_KEY", "ANTHROPIC_API_KEY": "ANTHROPIC_API_KEY"},
     "enable_ecs_exec": False,
     "alarm_email": None,
+    "pipeline": False,
+    "pipeline_repo": None,
+    "pipeline_branch": "main",
+    "pipeline_connection_arn": None,
 }
 
 CONFIG_KEYS = ("profile", *_DEFAULTS, *PROFILE_DEFAULTS["dev"])
@@ -181,6 +185,11 @@ class LettaConfig:
     log_retention_days: int
     alarms: bool
     alarm_email: str | None
+    # CI: a CDK Pipelines stack that deploys this environment's Stage from a repository
+    pipeline: bool
+    pipeline_repo: str | None
+    pipeline_branch: str
+    pipeline_connection_arn: str | None
 
     @property
     def is_prod(self) -> bool:
@@ -247,6 +256,10 @@ class LettaConfig:
             ),
             alarms=_bool("alarms", raw["alarms"]),
             alarm_email=_optional(raw["alarm_email"], "alarm_email", _email),
+            pipeline=_bool("pipeline", raw["pipeline"]),
+            pipeline_repo=_optional(raw["pipeline_repo"], "pipeline_repo", _repo),
+            pipeline_branch=_branch(raw["pipeline_branch"]),
+            pipeline_connection_arn=_optional(raw["pipeline_connection_arn"], "pipeline_connection_arn", _arn),
         )
         config._check_relations()
         return config
@@ -273,6 +286,12 @@ class LettaConfig:
         if self.is_prod and self.min_tasks > 1 and self.nat_gateways == 0:
             # Prod tasks run in private subnets; with no NAT they cannot pull the image or reach an LLM.
             raise ConfigError("nat_gateways", 0, "1 or 2 in the prod profile (tasks in private subnets need egress)")
+        if self.pipeline and not (self.pipeline_repo and self.pipeline_connection_arn):
+            missing = "pipeline_repo" if not self.pipeline_repo else "pipeline_connection_arn"
+            raise ConfigError(missing, None, "required with pipeline=true (owner/name and a CodeConnections ARN)")
+        if self.pipeline and not self.region:
+            # The pipeline and its CodeConnections source are regional: say where, do not inherit a default.
+            raise ConfigError("region", None, "required with pipeline=true: the region the pipeline runs in")
         if self.alarm_email and not self.alarms:
             raise ConfigError("alarm_email", self.alarm_email, "only with alarms=true")
 
@@ -402,6 +421,18 @@ def _arn(key: str, value: Any) -> str:
 def _email(key: str, value: Any) -> str:
     if not isinstance(value, str) or not _EMAIL.match(value):
         raise ConfigError(key, value, "an email address")
+    return value
+
+
+def _repo(key: str, value: Any) -> str:
+    if not isinstance(value, str) or not re.match(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$", value):
+        raise ConfigError(key, value, "a repository as owner/name")
+    return value
+
+
+def _branch(value: Any) -> str:
+    if not isinstance(value, str) or not re.match(r"^[A-Za-z0-9._/-]{1,100}$", value) or ".." in value:
+        raise ConfigError("pipeline_branch", value, "a branch name")
     return value
 
 

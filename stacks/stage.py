@@ -38,12 +38,20 @@ class LettaStage(Stage):
         Tags.of(self).add("letta:profile", config.profile)
 
 
-def compose(app: App, *, nag: bool = True) -> LettaStage:
-    """Builds the configured environment's Stage into `app`; with `nag`, synth fails on any AwsSolutions finding."""
+def compose(app: App, *, nag: bool = True) -> Construct:
+    """Builds the configured environment into `app`: its Stage, or with `pipeline=true` the pipeline stack
+    that deploys that Stage. With `nag`, synth fails on any unacknowledged AwsSolutions finding."""
+    from stacks.pipeline_stack import PipelineStack  # the pipeline module imports this one
+
     config = LettaConfig.from_context(app.node.try_get_context)
     # Region only, never an account: synth stays credential-free (no AZ lookups).
     region = config.region or os.environ.get("CDK_DEFAULT_REGION")
-    stage = LettaStage(app, config=config, env=Environment(region=region) if region else None)
+    env = Environment(region=region) if region else None
+    built: Construct
+    if config.pipeline:
+        built = PipelineStack(app, f"{config.stage_name}-pipeline", config=config, env=env)
+    else:
+        built = LettaStage(app, config=config, env=env)
     if nag:
         Validations.of(app).add_plugins(AwsSolutionsChecks(app, verbose=True))
-    return stage
+    return built

@@ -15,6 +15,8 @@ from stacks.stage import LettaStage, compose
 
 ROOT = Path(__file__).resolve().parents[1]
 CDK_JSON_CONTEXT: dict[str, Any] = json.loads((ROOT / "cdk.json").read_text())["context"]
+# What `cdk synth` adds to the context by default, so that tests lint the templates the CLI writes.
+CLI_CONTEXT = {"aws:cdk:enable-path-metadata": True, "aws:cdk:enable-asset-metadata": True}
 
 
 @dataclass(frozen=True)
@@ -22,6 +24,7 @@ class Synthesized:
     app: cdk.App
     stage: LettaStage
     assembly: cx_api.CloudAssembly
+    root: cx_api.CloudAssembly
 
     def template(self, stack: str) -> assertions.Template:
         """`stack` is the stack's id in the stage: "Data" or "Service"."""
@@ -38,13 +41,22 @@ class Synthesized:
     def outdir(self) -> Path:
         return Path(self.assembly.directory)
 
+    @property
+    def root_dir(self) -> Path:
+        """The app's output directory: every template, nested assemblies included, and validation-report.json."""
+        return Path(self.root.directory)
+
 
 def synthesize(overrides: dict[str, Any] | None = None, *, nag: bool = False) -> Synthesized:
     """A fresh synth; `nag` registers cdk-nag as app.py does (synth then raises on any finding)."""
-    app = cdk.App(context={**CDK_JSON_CONTEXT, **(overrides or {})})
-    stage = compose(app, nag=nag)
-    app.synth()
-    return Synthesized(app, stage, stage.synth())
+    app = cdk.App(context={**CLI_CONTEXT, **CDK_JSON_CONTEXT, **(overrides or {})})
+    built = compose(app, nag=nag)
+    root = app.synth()
+    # With pipeline=true the Stage sits inside the pipeline stack.
+    stage = (
+        built if isinstance(built, LettaStage) else next(c for c in built.node.children if isinstance(c, LettaStage))
+    )
+    return Synthesized(app, stage, stage.synth(), root)
 
 
 @cache

@@ -120,6 +120,14 @@ BAD_CONFIGS: list[tuple[dict[str, Any], str]] = [
     ({"alarm_email": "ops@example.com"}, "alarm_email"),
     ({"alarm_email": "not-an-email", "alarms": True}, "alarm_email"),
     ({"db_allow_publik": True}, "db_allow_publik"),
+    ({"pipeline": True, "region": "eu-west-1"}, "pipeline_repo"),
+    ({"pipeline": True, "region": "eu-west-1", "pipeline_repo": "a/b"}, "pipeline_connection_arn"),
+    (
+        {"pipeline": True, "pipeline_repo": "a/b", "pipeline_connection_arn": "arn:aws:x:us-east-1:123456789012:y"},
+        "region",
+    ),
+    ({"pipeline_repo": "not a repo"}, "pipeline_repo"),
+    ({"pipeline_branch": "a..b"}, "pipeline_branch"),
 ]
 
 

@@ -17,11 +17,19 @@ from cdk_nag import AwsSolutionsChecks
 from tests.cdk_app import synthesize, synthesized
 
 PROFILES = ["dev", "prod"]
+CERTIFICATE = "arn:aws:acm:us-east-1:123456789012:certificate/00000000-0000-0000-0000-000000000000"
 # Variants worth linting beyond the profile defaults: the optional branches of the templates.
 VARIANTS = [
     {"profile": "dev"},
     {"profile": "prod"},
     {"profile": "dev", "min_acu": 0, "db_allowed_cidrs": "0.0.0.0/0", "db_allow_public": True},
+    {"profile": "prod", "certificate_arn": CERTIFICATE, "enable_ecs_exec": True, "alarm_email": "ops@example.com"},
+    {
+        "pipeline": True,
+        "region": "eu-west-1",
+        "pipeline_repo": "acme/letta-aurora-cdk",
+        "pipeline_connection_arn": "arn:aws:codeconnections:us-east-1:123456789012:connection/abc",
+    },
 ]
 
 
@@ -39,7 +47,7 @@ def template_files(outdir: Path) -> list[Path]:
 
 @pytest.mark.parametrize("overrides", VARIANTS, ids=lambda v: "-".join(f"{k}={v[k]}" for k in v))
 def test_cfn_lint_finds_nothing(overrides: dict[str, object]) -> None:
-    files = template_files(synthesized(**overrides).outdir)
+    files = template_files(synthesized(**overrides).root_dir)
     result = subprocess.run(
         [str(Path(sys.executable).parent / "cfn-lint"), "--format", "parseable", *IGNORED, *map(str, files)],
         capture_output=True,
@@ -75,9 +83,6 @@ def test_cdk_nag_would_catch_an_unacknowledged_finding() -> None:
     assert {"AwsSolutions-SQS3", "AwsSolutions-SQS4"} <= rules
 
 
-CERTIFICATE = "arn:aws:acm:us-east-1:123456789012:certificate/00000000-0000-0000-0000-000000000000"
-
-
 def warnings(overrides: dict[str, object]) -> list[str]:
     synth = synthesized(**overrides)
     found = []
@@ -103,7 +108,7 @@ def test_prod_without_certificate_warns_that_the_api_is_plain_http() -> None:
 @pytest.mark.parametrize("overrides", VARIANTS, ids=lambda v: "-".join(f"{k}={v[k]}" for k in v))
 def test_cdk_template_validation_reports_nothing(overrides: dict[str, object]) -> None:
     # The validation report also carries warnings (e.g. W2508, 5432 open to the world) that never fail synth.
-    report = json.loads((synthesized(**overrides).outdir.parent / "validation-report.json").read_text())
+    report = json.loads((synthesized(**overrides).root_dir / "validation-report.json").read_text())
     violations = [v for plugin in report["pluginReports"] for v in plugin["violations"]]
     assert violations == []
 

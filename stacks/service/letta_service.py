@@ -268,6 +268,6 @@ class LettaService(Construct):
         if enable_ecs_exec:
             acknowledge(
                 task,
-                "AwsSolutions-IAM5",
+                "AwsSolutions-IAM5[Resource::*]",
                 "ECS Exec (enable_ecs_exec=true) needs ssmmessages:* channel actions, which have no resource ARNs.",
             )
