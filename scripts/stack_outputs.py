@@ -1,0 +1,84 @@
+"""Reading a deployed environment's CloudFormation outputs: what the operator scripts and the smoke test share.
+
+Stacks are named ``letta-<env>-data`` and ``letta-<env>-service`` (see ``stacks/stage.py``). Every AWS
+failure on the way (no region, no credentials, access denied, stack missing, output missing) becomes a
+``StackOutputsError`` with a one-line message, so each script can print it and exit with its own code.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError, NoRegionError
+
+from stacks.config import LettaConfig
+
+
+class StackOutputsError(Exception):
+    """A stack's outputs could not be read; the message says why in one line, without secrets."""
+
+
+class StackNotFoundError(StackOutputsError):
+    """The stack does not exist in this account and region."""
+
+
+def stack_name(env: str, part: str) -> str:
+    """``letta-<env>-<part>`` (``part`` is ``data`` or ``service``).
+
+    Validates ``env`` with the same rule as synth (raises ``stacks.config.ConfigError``, a ValueError),
+    so a typo fails here with the allowed form instead of as a confusing "stack does not exist".
+    """
+    return f"{LettaConfig.from_mapping({'env': env}).stage_name}-{part}"
+
+
+def aws_client(service: str, region: str | None = None, **kwargs: Any) -> Any:
+    """A boto3 client; the region comes from ``region`` or the usual AWS settings (env, profile)."""
+    try:
+        return boto3.client(service, region_name=region, **kwargs)
+    except NoRegionError:
+        raise StackOutputsError("no AWS region configured: pass --region or set AWS_REGION") from None
+
+
+def stack_outputs(cfn_client: Any, stack_name: str) -> dict[str, str]:
+    """The outputs of ``stack_name`` as ``{OutputKey: OutputValue}``.
+
+    Raises ``StackNotFoundError`` when the stack does not exist and ``StackOutputsError`` for any other
+    AWS failure (credentials, permissions, network).
+    """
+    try:
+        response = cfn_client.describe_stacks(StackName=stack_name)
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        code, message = error.get("Code", "Unknown"), error.get("Message", "")
+        # CloudFormation reports a missing stack as a generic ValidationError; only the message tells.
+        if code == "ValidationError" and "does not exist" in message:
+            raise StackNotFoundError(
+                f"stack {stack_name} not found in {_region_of(cfn_client)}: is it deployed there "
+                "(check --env and --region)?"
+            ) from None
+        raise StackOutputsError(f"cannot describe stack {stack_name}: {code}: {message}") from None
+    except BotoCoreError as exc:  # no credentials, endpoint unreachable, ...
+        raise StackOutputsError(f"cannot describe stack {stack_name}: {exc}") from None
+    stacks = response.get("Stacks", [])
+    if not stacks:
+        raise StackNotFoundError(f"stack {stack_name} not found in {_region_of(cfn_client)}")
+    return {item["OutputKey"]: item["OutputValue"] for item in stacks[0].get("Outputs", [])}
+
+
+def require_outputs(outputs: dict[str, str], stack_name: str, *keys: str) -> list[str]:
+    """The values of ``keys`` in order; raises ``StackOutputsError`` naming every missing key.
+
+    A stack that is still being created, or was deployed from an older version of this toolkit,
+    lacks some outputs: say which instead of failing later with a KeyError.
+    """
+    missing = [key for key in keys if not outputs.get(key)]
+    if missing:
+        raise StackOutputsError(
+            f"stack {stack_name} has no output {', '.join(missing)}: is its deployment complete and current?"
+        )
+    return [outputs[key] for key in keys]
+
+
+def _region_of(client: Any) -> str:
+    return str(getattr(getattr(client, "meta", None), "region_name", None) or "this region")
