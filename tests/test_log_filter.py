@@ -20,7 +20,7 @@ URI = f"postgresql://letta_app:{DB_PASSWORD}@letta-dev.cluster-abc123.us-east-1.
 
 LETTA_START_LINES = [
     "Starting Letta server at http://localhost:8283",
-    f"External Postgres configuration detected via LETTA_PG_URI: {URI}",
+    f"External Postgres configuration detected via LETTA_PG_URI: {URI}",  # start scripts before 0.16
     "Attempting to migrate database...",
     f"Using database: {URI}",
     "INFO  [alembic.runtime.migration] Context impl PostgresqlImpl.",

@@ -1,8 +1,8 @@
 """The start command that keeps Letta's secrets out of CloudWatch.
 
-Letta prints secrets at every start: alembic's `Using database: postgresql://user:PASSWORD@…`, the start
-script's `External Postgres configuration detected via LETTA_PG_URI: …` and secure mode's
-`Using secure mode with password: PASSWORD`. The container therefore runs Letta's own start script with its
+Letta 0.16.8 prints secrets at every start: alembic's `Using database: postgresql://user:PASSWORD@…` and
+secure mode's `Using secure mode with password: PASSWORD` (older start scripts also echoed the whole
+LETTA_PG_URI). The container therefore runs Letta's own start script with its
 stdout and stderr piped through a small Python filter (the image ships Python) that replaces the exact
 values of the secret environment variables, and any `scheme://user:password@` credentials, with `****`
 before a line reaches the log driver. The start script is `exec`ed, so it keeps PID 1, receives ECS's
