@@ -13,7 +13,7 @@ import re
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -147,7 +147,7 @@ class Report:
     passages: dict[str, int]
     agent_count: int
     agents: list[dict[str, Any]]
-    messages: dict[str, Any] | None = field(default=None)
+    messages: dict[str, Any] | None = None
 
 
 def collect(
@@ -273,9 +273,9 @@ def _shown(shown: int, total: int) -> str:
 
 def describe_dsn(dsn: str) -> str:
     """``dsn`` without its password: ``redact`` for a URI; a key=value string is rebuilt without it."""
-    params = conninfo_to_dict(dsn)
     if "://" in dsn and "password" not in dsn.partition("?")[2]:
         return redact(dsn)
+    params = conninfo_to_dict(dsn)  # also a URI with ?password=..., which redact leaves as it is
     if "password" in params:
         params["password"] = "****"
     return make_conninfo(**params)
@@ -418,7 +418,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--timeout",
-        type=float,
+        type=seconds,
         default=DEFAULT_TIMEOUT_S,
         metavar="SECONDS",
         help="how long to wait for the database: connect timeout with --dsn; with the Data API, how long to keep "
@@ -457,6 +457,17 @@ def agent_id_argument(value: str) -> str:
     return value
 
 
+def seconds(value: str) -> float:
+    """argparse type: a duration in seconds, more than 0 and at most an hour (``nan`` and ``inf`` refused)."""
+    try:
+        number = float(value)
+    except ValueError:
+        number = 0.0
+    if not 0 < number <= 3600:  # False for nan too
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of seconds, more than 0 and at most 3600")
+    return number
+
+
 def bounded_int(low: int, high: int) -> Callable[[str], int]:
     """argparse type: an integer from ``low`` to ``high``."""
 
@@ -478,8 +489,6 @@ def main(argv: Sequence[str] | None = None, *, client_factory: ClientFactory = a
     args = parser.parse_args(argv)
     if args.dsn and (args.region or args.master):
         parser.error("--region and --master apply to the Data API (--env), not to --dsn")
-    if args.timeout <= 0:
-        parser.error("--timeout must be more than 0 seconds")
     try:
         report = inspect(args, client_factory)
     except InspectError as exc:

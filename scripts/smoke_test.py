@@ -186,7 +186,12 @@ def resolve_target(args: argparse.Namespace, client_factory: ClientFactory) -> T
         if args.dsn:
             return psycopg_executor(args.dsn, timeout=args.db_timeout)
         executor, _ = data_api_executor(
-            args.env, region=args.region, use_master=True, timeout=args.db_timeout, client_factory=client_factory
+            # As the app role: it owns Letta's tables, and Aurora's master user (not a true superuser) cannot read them.
+            args.env,
+            region=args.region,
+            use_master=False,
+            timeout=args.db_timeout,
+            client_factory=client_factory,
         )
         return executor
 

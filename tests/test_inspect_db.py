@@ -325,7 +325,8 @@ def test_runs_as_a_script_from_any_directory(letta_dsn: str, tmp_path: Any) -> N
         (["--env", "dev", "--dsn", "postgresql://h/db"], "argument --dsn: not allowed with argument --env"),
         (["--dsn", "postgresql://h/db", "--region", "us-east-1"], "--region and --master apply to the Data API"),
         (["--dsn", "postgresql://h/db", "--master"], "--region and --master apply to the Data API"),
-        (["--timeout", "0"], "--timeout must be more than 0 seconds"),
+        (["--timeout", "0"], "argument --timeout: '0' is not a number of seconds, more than 0 and at most 3600"),
+        (["--timeout", "nan"], "argument --timeout: 'nan' is not a number of seconds"),
     ],
 )
 def test_argument_errors_are_clear(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:

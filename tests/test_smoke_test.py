@@ -25,7 +25,9 @@ TOKEN = "s3rverPassw0rd"
 LETTA_SHAPED_TABLES = """
 CREATE EXTENSION IF NOT EXISTS vector;
 CREATE TABLE agents (id text PRIMARY KEY, name text, created_at timestamptz DEFAULT now());
-CREATE TABLE messages (id text PRIMARY KEY, agent_id text, role text, content json, created_at timestamptz DEFAULT now());
+CREATE TABLE messages (
+    id text PRIMARY KEY, agent_id text, role text, content json, created_at timestamptz DEFAULT now()
+);
 CREATE TABLE archival_passages (id text PRIMARY KEY, text text, embedding vector(3));
 """
 
@@ -233,7 +235,7 @@ def test_target_from_stack_outputs_and_password_secret_stubbed() -> None:
         args = smoke_test.build_parser().parse_args(["--env", "dev"])
         target = smoke_test.resolve_target(args, lambda service, region, **_: clients[service])
     assert (target.base_url, target.token) == ("http://letta.example", TOKEN)
-    assert "Data API (letta-dev-data)" == target.database_label
+    assert target.database_label == "Data API (letta-dev-data)"
 
 
 def test_missing_stack_is_a_stack_error_stubbed(capsys: pytest.CaptureFixture[str]) -> None:
