@@ -27,7 +27,14 @@ if __package__ in (None, ""):  # run as `python scripts/connect.py`: make the re
 from botocore.exceptions import BotoCoreError, ClientError
 from psycopg.conninfo import make_conninfo
 
-from scripts.stack_outputs import StackOutputsError, aws_client, require_outputs, stack_name, stack_outputs
+from scripts.stack_outputs import (
+    StackOutputsError,
+    aws_client,
+    env_argument,
+    require_outputs,
+    stack_name,
+    stack_outputs,
+)
 from stacks.pgvector.runtime.pgvector_bootstrap.connection_string import redact
 
 EXIT_OK = 0
@@ -176,7 +183,11 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
-        "--env", type=env_name, default="dev", metavar="NAME", help="environment (stack letta-NAME-data; default: dev)"
+        "--env",
+        type=env_argument,
+        default="dev",
+        metavar="NAME",
+        help="environment (stack letta-NAME-data; default: dev)",
     )
     parser.add_argument(
         "--region",
@@ -212,15 +223,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="anything after -- goes to psql as it is (e.g. -- -c 'SELECT 1')",
     )
     return parser
-
-
-def env_name(value: str) -> str:
-    """argparse type: an environment name the stacks accept."""
-    try:
-        stack_name(value, "data")
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-    return value
 
 
 def port_number(value: str) -> int:

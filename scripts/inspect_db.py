@@ -30,6 +30,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from scripts.stack_outputs import (
     StackOutputsError,
     aws_client,
+    env_argument,
     require_outputs,
     stack_name,
     stack_outputs,
@@ -368,7 +369,7 @@ def build_parser() -> argparse.ArgumentParser:
     target = parser.add_mutually_exclusive_group()
     target.add_argument(
         "--env",
-        type=env_name,
+        type=env_argument,
         metavar="NAME",
         help="environment whose data stack letta-NAME-data to inspect through the Data API (default: dev)",
     )
@@ -426,15 +427,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--json", action="store_true", help="print one JSON document instead of tables")
     return parser
-
-
-def env_name(value: str) -> str:
-    """argparse type: an environment name the stacks accept."""
-    try:
-        stack_name(value, "data")
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-    return value
 
 
 def dsn_argument(value: str) -> str:

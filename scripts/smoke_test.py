@@ -28,7 +28,14 @@ if __package__ in (None, ""):  # run as `python scripts/smoke_test.py`: make the
         sys.path.insert(0, _ROOT)
 
 from scripts.inspect_db import ClientFactory, InspectError, data_api_executor, psycopg_executor
-from scripts.stack_outputs import StackOutputsError, aws_client, require_outputs, stack_name, stack_outputs
+from scripts.stack_outputs import (
+    StackOutputsError,
+    aws_client,
+    env_argument,
+    require_outputs,
+    stack_name,
+    stack_outputs,
+)
 from stacks.pgvector.runtime.pgvector_bootstrap.errors import BootstrapError, StatementError
 from stacks.pgvector.runtime.pgvector_bootstrap.executor import Executor
 from stacks.pgvector.runtime.pgvector_bootstrap.sql_text import quote_literal
@@ -220,7 +227,9 @@ def build_parser() -> argparse.ArgumentParser:
         "failed; 7 the test agent could not be deleted.",
     )
     where = parser.add_argument_group("where the server is (deployed stacks, or a URL)")
-    where.add_argument("--env", default="dev", help="environment whose stacks to read (letta-<env>-*); default dev")
+    where.add_argument(
+        "--env", default="dev", type=env_argument, help="environment whose stacks to read (letta-<env>-*); default dev"
+    )
     where.add_argument("--region", help="AWS region of the stacks (default: the usual AWS settings)")
     where.add_argument("--base-url", help="a Letta server's URL, e.g. http://127.0.0.1:8283 (skips the stacks)")
     where.add_argument(

@@ -7,6 +7,7 @@ failure on the way (no region, no credentials, access denied, stack missing, out
 
 from __future__ import annotations
 
+import argparse
 from typing import Any
 
 import boto3
@@ -30,6 +31,15 @@ def stack_name(env: str, part: str) -> str:
     so a typo fails here with the allowed form instead of as a confusing "stack does not exist".
     """
     return f"{LettaConfig.from_mapping({'env': env}).stage_name}-{part}"
+
+
+def env_argument(value: str) -> str:
+    """argparse type for ``--env``: an environment name the stacks accept (the synth-time rule)."""
+    try:
+        stack_name(value, "data")
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return value
 
 
 def aws_client(service: str, region: str | None = None, **kwargs: Any) -> Any:
