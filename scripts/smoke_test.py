@@ -266,7 +266,10 @@ def main(
     try:
         target = resolve_target(args, client_factory)
         wait_for_health(target.base_url, timeout=args.health_timeout, out=out)
-        client = (letta_factory or _letta_client)(base_url=target.base_url, api_key=target.token, timeout=args.timeout)
+        # No client retries: a retried message is a second message, processed twice by the agent.
+        client = (letta_factory or _letta_client)(
+            base_url=target.base_url, api_key=target.token, timeout=args.timeout, max_retries=0
+        )
         agent_id = run_agent_flow(client, model=args.model, embedding=args.embedding, archival=archival, out=out)
         try:
             if target.database is None:
