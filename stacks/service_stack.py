@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
-
 from aws_cdk import CfnOutput, Duration, Stack
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from stacks.config import LettaConfig
 from stacks.data_stack import DataStack
+from stacks.generated_secret import generated_secret
 from stacks.log_retention import retention
 from stacks.nag import acknowledge
 from stacks.service.alarms import ServiceAlarms
@@ -67,14 +66,12 @@ class ServiceStack(Stack):
         if config.llm_secret_arn:
             return secretsmanager.Secret.from_secret_complete_arn(self, "LlmKeys", config.llm_secret_arn)
         # Every mapped key must exist in the secret or ECS cannot start the task: create them empty.
-        template = {key: "" for key in config.llm_secret_keys.values()}
-        secret = secretsmanager.Secret(
+        secret = generated_secret(
             self,
             "LlmKeys",
             description="LLM provider keys for Letta (fill in, then force a new deployment)",
-            generate_secret_string=secretsmanager.SecretStringGenerator(
-                secret_string_template=json.dumps(template), generate_string_key="unused"
-            ),
+            fields={key: "" for key in config.llm_secret_keys.values()},
+            key="unused",
         )
         acknowledge(
             secret,

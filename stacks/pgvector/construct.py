@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from aws_cdk import CustomResource, Duration, RemovalPolicy, Stack
@@ -14,6 +13,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import custom_resources as cr
 from constructs import Construct, IConstruct
 
+from stacks.generated_secret import generated_secret
 from stacks.nag import acknowledge
 from stacks.pgvector.runtime.pgvector_bootstrap.sql_files import load_sql_files, sql_hash
 
@@ -54,25 +54,20 @@ class PgvectorBootstrap(Construct):
         files = load_sql_files(sql_dir)
         if not files:
             raise ValueError(f"no *.sql files in {sql_dir}: the bootstrap would have nothing to apply")
-        self.app_secret = secretsmanager.Secret(
+        self.app_secret = generated_secret(
             self,
             "AppCredentials",
             description=f"Login of the Letta app role '{app_role}' (generated; letters and digits only)",
-            generate_secret_string=secretsmanager.SecretStringGenerator(
-                secret_string_template=json.dumps({"username": app_role}),
-                generate_string_key="password",
-                exclude_punctuation=True,
-                password_length=32,
-            ),
+            fields={"username": app_role},
+            key="password",
         )
-        self.connection_secret = secretsmanager.Secret(
+        # A placeholder the bootstrap overwrites with {"uri": ...}.
+        self.connection_secret = generated_secret(
             self,
             "ConnectionString",
             description="LETTA_PG_URI for the Letta service, key 'uri'; written by the pgvector bootstrap",
-            # A placeholder the bootstrap overwrites; generated, so no value ever sits in the template.
-            generate_secret_string=secretsmanager.SecretStringGenerator(
-                secret_string_template=json.dumps({"uri": ""}), generate_string_key="placeholder"
-            ),
+            fields={"uri": ""},
+            key="placeholder",
         )
         acknowledge(
             self.app_secret,

@@ -13,6 +13,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
+from stacks.generated_secret import generated_secret
 from stacks.nag import acknowledge
 from stacks.service.log_filter import start_command
 
@@ -68,25 +69,20 @@ class LettaService(Construct):
         app_security_group = ec2.SecurityGroup.from_security_group_id(
             self, "AppSecurityGroup", app_security_group.security_group_id, mutable=False
         )
-        self.server_password_secret = secretsmanager.Secret(
+        self.server_password_secret = generated_secret(
             self,
             "ServerPassword",
             description="Letta server password (secure mode): clients send 'Authorization: Bearer <password>'",
-            generate_secret_string=secretsmanager.SecretStringGenerator(
-                secret_string_template="{}",
-                generate_string_key="password",
-                exclude_punctuation=True,
-                password_length=40,
-            ),
+            key="password",
+            length=40,
         )
         # Every replica must encrypt provider secrets with the same key, so it is generated once, here.
-        self.encryption_key = secretsmanager.Secret(
+        self.encryption_key = generated_secret(
             self,
             "EncryptionKey",
             description="LETTA_ENCRYPTION_KEY: encrypts provider secrets Letta stores in the database",
-            generate_secret_string=secretsmanager.SecretStringGenerator(
-                secret_string_template="{}", generate_string_key="key", exclude_punctuation=True, password_length=48
-            ),
+            key="key",
+            length=48,
         )
         self.log_group = logs.LogGroup(self, "Logs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY)
         cluster = ecs.Cluster(self, "Cluster", vpc=vpc, container_insights_v2=ecs.ContainerInsights.ENABLED)
