@@ -36,25 +36,28 @@ if __package__ in (None, ""):  # run as `python scripts/local_stack.py`: make th
     if _ROOT not in sys.path:
         sys.path.insert(0, _ROOT)
 
-from scripts.embedded_postgres import EmbeddedPostgres, EmbeddedPostgresError
-from scripts.rehearsal.letta_install import LettaInstallError, ensure_letta_venv
-from scripts.rehearsal.letta_server import (
-    ECHO_EMBEDDING_HANDLE,
-    ECHO_MODEL_HANDLE,
-    LettaServer,
-    LettaServerConfig,
-    LettaServerError,
-    health,
-    run_migrations,
-    schema_status,
-)
-from scripts.rehearsal.offline_llm import DEFAULT_PORT as OFFLINE_LLM_PORT
-from stacks.config import LettaConfig
-from stacks.pgvector.runtime.pgvector_bootstrap.bootstrap import apply
-from stacks.pgvector.runtime.pgvector_bootstrap.connection_string import build_uri, redact
-from stacks.pgvector.runtime.pgvector_bootstrap.errors import BootstrapError
-from stacks.pgvector.runtime.pgvector_bootstrap.psycopg_executor import PsycopgExecutor
-from stacks.pgvector.runtime.pgvector_bootstrap.sql_files import load_sql_files
+try:
+    from scripts.embedded_postgres import EmbeddedPostgres, EmbeddedPostgresError
+    from scripts.rehearsal.letta_install import LettaInstallError, ensure_letta_venv
+    from scripts.rehearsal.letta_server import (
+        ECHO_EMBEDDING_HANDLE,
+        ECHO_MODEL_HANDLE,
+        LettaServer,
+        LettaServerConfig,
+        LettaServerError,
+        health,
+        run_migrations,
+        schema_status,
+    )
+    from scripts.rehearsal.offline_llm import DEFAULT_PORT as OFFLINE_LLM_PORT
+    from stacks.config import LettaConfig
+    from stacks.pgvector.runtime.pgvector_bootstrap.bootstrap import apply
+    from stacks.pgvector.runtime.pgvector_bootstrap.connection_string import build_uri, redact
+    from stacks.pgvector.runtime.pgvector_bootstrap.errors import BootstrapError
+    from stacks.pgvector.runtime.pgvector_bootstrap.psycopg_executor import PsycopgExecutor
+    from stacks.pgvector.runtime.pgvector_bootstrap.sql_files import load_sql_files
+except ModuleNotFoundError as missing:  # a fresh clone before setup: one line, not a traceback
+    sys.exit(f"local_stack.py: missing Python package {missing.name!r}: run `bash scripts/setup.sh` first")
 
 ROOT = Path(__file__).resolve().parents[1]
 STATE_DIR = ROOT / ".local" / "rehearsal"
@@ -193,8 +196,11 @@ def up(state_dir: Path, *, offline: bool, letta_port: int, llm_port: int, log: C
     if _letta_running(state_dir) and health(config.base_url) is not None:
         log(f"letta: already healthy on {config.base_url}")
         return state
-    run_migrations(venv, config, log=log)
+    # Letta's image migrates at every start; here a database already at Letta's head skips the ~8 s no-op run.
     schema = schema_status(uri)
+    if not schema.is_current:
+        run_migrations(venv, config, log=log)
+        schema = schema_status(uri)
     log(f"letta: schema at {schema.revision}, {schema.public_tables} tables in public")
     server = LettaServer(venv, config, log=log)
     server.start()
@@ -258,14 +264,14 @@ def status(state_dir: Path) -> dict[str, str]:
     postgres = _postgres(state_dir, state.pg_port)
     letta_url = f"http://127.0.0.1:{state.letta_port}"
     llm_running = bool(state.llm_pid and _is_ours(state.llm_pid, "scripts.rehearsal.offline_llm"))
-    answer = health(letta_url)
+    answer = health(letta_url) if _letta_running(state_dir) else None
     return {
         "postgres": f"running on 127.0.0.1:{state.pg_port} (pid {postgres.pid})"
         if postgres.is_running()
         else "stopped",
         "letta": f"healthy on {letta_url} (Letta {answer.get('version')})"
         if answer
-        else f"not answering on {letta_url}",
+        else f"not running from this state folder ({letta_url})",
         "llm": (
             f"offline echo running on 127.0.0.1:{state.llm_port} (pid {state.llm_pid})"
             if llm_running

@@ -118,7 +118,7 @@ def test_status_then_down_stops_exactly_what_up_started(
     assert down.returncode == 0, down.stderr
     assert {"letta: stopped", "llm: offline echo stopped", "postgres: stopped"} <= set(down.stdout.splitlines())
     after = local_stack(state_dir, "status", timeout=60)
-    assert "not answering" in after.stdout and "offline echo stopped" in after.stdout
+    assert "not running from this state folder" in after.stdout and "offline echo stopped" in after.stdout
     assert (state_dir / "pgdata" / "PG_VERSION").exists(), "down keeps the data"
     # Switching LLM mode on existing data is refused with a reason instead of a broken server.
     mixed = local_stack(state_dir, "up", timeout=60)
