@@ -23,8 +23,11 @@ LETTA_START_LINES = [
     f"External Postgres configuration detected via LETTA_PG_URI: {URI}",  # start scripts before 0.16
     "Attempting to migrate database...",
     f"Using database: {URI}",
+    # Exactly as the real 0.16.8 prints them (seen in the local rehearsal's logs): alembic names the driver.
+    f"Using database:  postgresql+pg8000://letta_app:{DB_PASSWORD}@127.0.0.1:5432/letta",
     "INFO  [alembic.runtime.migration] Context impl PostgresqlImpl.",
     f"Using secure mode with password: {SERVER_PASSWORD}",
+    f"\u25b6 Using secure mode with password: {SERVER_PASSWORD}",
     f"openai key loaded: {OPENAI_KEY}",
     f"encryption key is {ENCRYPTION_KEY}",
     "INFO:     Uvicorn running on http://0.0.0.0:8283 (Press CTRL+C to quit)",
@@ -68,6 +71,8 @@ def test_letta_start_lines_reach_the_log_with_every_secret_masked(tmp_path: Path
         assert secret not in out
     assert f"Using secure mode with password: {MASK}" in out
     assert "Using database: postgresql://letta_app:****@letta-dev.cluster-abc123" in out
+    assert "Using database:  postgresql+pg8000://letta_app:****@127.0.0.1:5432/letta" in out
+    assert f"\u25b6 Using secure mode with password: {MASK}" in out
     # Everything that is not a secret passes unchanged, in order.
     assert "Attempting to migrate database..." in out
     assert out.index("Starting Letta") < out.index("Uvicorn running")

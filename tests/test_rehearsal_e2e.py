@@ -72,6 +72,21 @@ def test_up_brings_letta_up_healthy_on_the_bootstrapped_database(
     assert (state_dir / "state.json").stat().st_mode & 0o077 == 0
 
 
+def test_letta_logs_keep_no_secret(rehearsal: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
+    # Real Letta prints the server password and alembic the database URI; the logs must show neither.
+    state_dir, up = rehearsal
+    assert up.returncode == 0
+    state = State.load(state_dir)
+    assert state is not None
+    logs = {path.name: path.read_text(errors="replace") for path in (state_dir / "letta" / "logs").glob("*.log")}
+    assert {"letta-server.log", "migrations.log"} <= set(logs)
+    assert "Using secure mode with password: ***" in logs["letta-server.log"]
+    assert "Using database:" in logs["migrations.log"]
+    for name, text in logs.items():
+        for secret in (state.app_password, state.server_password, state.encryption_key):
+            assert secret not in text, name
+
+
 def test_smoke_test_and_inspection_see_the_agent_in_postgres(
     rehearsal: tuple[Path, subprocess.CompletedProcess[str]],
 ) -> None:
