@@ -357,6 +357,11 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("status", help="say what runs where")
     smoke_parser = commands.add_parser("smoke", help="run scripts/smoke_test.py against the rehearsal")
     smoke_parser.add_argument("--keep", action="store_true", help="keep the test agent")
+    smoke_parser.add_argument(
+        "smoke_args",
+        nargs=argparse.REMAINDER,
+        help="after --, more smoke_test.py flags, e.g. -- --model anthropic/claude-sonnet-4-5 with real keys",
+    )
     return parser
 
 
@@ -378,7 +383,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             for part, line in status(state_dir).items():
                 print(f"{part:>13}: {line}")
         else:
-            return smoke(state_dir, ["--keep"] if args.keep else [])
+            extra = [a for a in args.smoke_args if a != "--"]
+            return smoke(state_dir, (["--keep"] if args.keep else []) + extra)
     except (RehearsalError, EmbeddedPostgresError, BootstrapError, LettaInstallError, LettaServerError) as exc:
         print(f"local_stack.py {args.command}: {' '.join(str(exc).split())}", file=sys.stderr)
         return 1
