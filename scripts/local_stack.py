@@ -16,14 +16,9 @@ LETTA_ENCRYPTION_KEY. State lives in `.local/rehearsal/` (git ignores it): the d
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
-import secrets
 import shutil
-import signal
-import socket
-import string
 import subprocess
 import sys
 import time
@@ -45,9 +40,12 @@ try:
         LettaServer,
         LettaServerConfig,
         LettaServerError,
+        generate_password,
         health,
+        port_in_use,
         run_migrations,
         schema_status,
+        terminate_pid,
     )
     from scripts.rehearsal.offline_llm import DEFAULT_PORT as OFFLINE_LLM_PORT
     from stacks.config import LettaConfig
@@ -71,7 +69,6 @@ LETTA_PORT = 8283
 HEALTH_TIMEOUT = 300.0
 # Keys that make `up` use a real provider instead of needing --offline.
 PROVIDER_KEYS = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "GROQ_API_KEY", "OPENROUTER_API_KEY")
-_ALPHABET = string.ascii_letters + string.digits
 
 
 class RehearsalError(Exception):
@@ -103,10 +100,6 @@ class State:
         path.touch(mode=0o600, exist_ok=True)
         path.chmod(0o600)
         path.write_text(json.dumps(asdict(self), indent=2))
-
-
-def _generate(length: int) -> str:
-    return "".join(secrets.choice(_ALPHABET) for _ in range(length))
 
 
 def _postgres(state_dir: Path, port: int | None) -> EmbeddedPostgres:
@@ -165,9 +158,9 @@ def up(state_dir: Path, *, offline: bool, letta_port: int, llm_port: int, log: C
     if state is None:
         state = State(
             pg_port=postgres.port,
-            app_password=_generate(32),
-            server_password=_generate(40),
-            encryption_key=_generate(48),
+            app_password=generate_password(32),
+            server_password=generate_password(40),
+            encryption_key=generate_password(48),
             offline=offline,
             letta_port=letta_port,
             # Fixed for the life of the data: Letta keeps the endpoint it first saw in the database.
@@ -240,8 +233,7 @@ def down(state_dir: Path, *, wipe: bool, log: Callable[[str], None] = print) -> 
     if LettaServer.stop_pid_file(state_dir / "letta"):
         log("letta: stopped")
     if state and state.llm_pid and _is_ours(state.llm_pid, "scripts.rehearsal.offline_llm"):
-        os.kill(state.llm_pid, signal.SIGTERM)
-        _wait_gone(state.llm_pid)
+        terminate_pid(state.llm_pid, timeout=10)
         log("llm: offline echo stopped")
     if state:
         state.llm_pid = None
@@ -301,17 +293,11 @@ def smoke(state_dir: Path, extra: Sequence[str] = ()) -> int:
 
 def _letta_running(state_dir: Path) -> bool:
     """Whether the Letta supervisor recorded in this state folder is alive (not some other Letta)."""
-    try:
-        pid = int((state_dir / "letta" / "letta-server.pid").read_text().strip())
-    except (OSError, ValueError):
-        return False
-    return _is_ours(pid, "letta_server.py")
+    return LettaServer.recorded_pid(state_dir / "letta") is not None
 
 
 def _port_busy(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.settimeout(0.5)
-        return probe.connect_ex(("127.0.0.1", port)) == 0
+    return port_in_use("127.0.0.1", port)
 
 
 def _is_ours(pid: int, marker: str) -> bool:
@@ -320,14 +306,6 @@ def _is_ours(pid: int, marker: str) -> bool:
         return marker in Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
     except OSError:
         return False
-
-
-def _wait_gone(pid: int, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
-        with contextlib.suppress(ChildProcessError):  # reap it if it is our child
-            os.waitpid(pid, os.WNOHANG)
-        time.sleep(0.1)
 
 
 def build_parser() -> argparse.ArgumentParser:

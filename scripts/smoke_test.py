@@ -27,7 +27,7 @@ if __package__ in (None, ""):  # run as `python scripts/smoke_test.py`: make the
     if _ROOT not in sys.path:
         sys.path.insert(0, _ROOT)
 
-from scripts.inspect_db import ClientFactory, InspectError, data_api_executor, psycopg_executor
+from scripts.inspect_db import ClientFactory, InspectError, data_api_executor, one_line, psycopg_executor
 from scripts.stack_outputs import (
     StackOutputsError,
     aws_client,
@@ -214,7 +214,7 @@ def _read_password(secrets_client: Any, secret_arn: str) -> str:
 
 
 def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
+    text = one_line(str(exc))
     return text[:300] + ("..." if len(text) > 300 else "")
 
 

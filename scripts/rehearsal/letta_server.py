@@ -96,11 +96,6 @@ def generate_password(length: int = 32) -> str:
     return "".join(secrets.choice(PASSWORD_ALPHABET) for _ in range(length))
 
 
-def generate_encryption_key() -> str:
-    """A random value for ``LETTA_ENCRYPTION_KEY``."""
-    return secrets.token_urlsafe(32)
-
-
 def check_pg_uri(uri: str) -> None:
     """Reject a ``LETTA_PG_URI`` that Letta 0.16.8 mishandles, with the reason.
 
@@ -294,7 +289,8 @@ def schema_status(pg_uri: str) -> SchemaStatus:
 # -- the server process -------------------------------------------------------------------------
 
 
-def _port_in_use(host: str, port: int) -> bool:
+def port_in_use(host: str, port: int) -> bool:
+    """Whether something accepts TCP connections on ``host:port``."""
     with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=1):
         return True
     return False
@@ -370,7 +366,7 @@ class LettaServer:
         if self._proc is not None and self._proc.poll() is None:
             return
         check_pg_uri(self.config.pg_uri)
-        if _port_in_use(self.config.host, self.config.port):
+        if port_in_use(self.config.host, self.config.port):
             raise LettaServerError(f"port {self.config.port} on {self.config.host} is already in use")
         _prepare_dirs(self.config)
         env = letta_env(self.config, self.venv)
@@ -462,30 +458,22 @@ class LettaServer:
         return code
 
     @staticmethod
+    def recorded_pid(state_dir: Path) -> int | None:
+        """The supervisor PID in ``<state_dir>/letta-server.pid`` if that process is still ours, else None."""
+        try:
+            pid = int((state_dir / "letta-server.pid").read_text(encoding="utf-8").strip())
+        except (OSError, ValueError):
+            return None
+        return pid if _pid_alive(pid) and _is_our_supervisor(pid) else None
+
+    @staticmethod
     def stop_pid_file(state_dir: Path, timeout: float = 30.0) -> bool:
         """Stop a server started by another process from ``<state_dir>/letta-server.pid``."""
-        pid_file = state_dir / "letta-server.pid"
-        try:
-            pid = int(pid_file.read_text(encoding="utf-8").strip())
-        except (OSError, ValueError):
-            return False
-        stopped = False
-        if _pid_alive(pid) and _is_our_supervisor(pid):
-
-            def _wait(timeout: float | None = None) -> int:
-                deadline = time.monotonic() + (timeout or 0)
-                while _pid_alive(pid):
-                    if time.monotonic() > deadline:
-                        raise subprocess.TimeoutExpired(str(pid), timeout or 0)
-                    with contextlib.suppress(ChildProcessError):
-                        os.waitpid(pid, os.WNOHANG)
-                    time.sleep(0.2)
-                return 0
-
-            _terminate(pid, timeout, _wait)
-            stopped = True
-        pid_file.unlink(missing_ok=True)
-        return stopped
+        pid = LettaServer.recorded_pid(state_dir)
+        if pid is not None:
+            terminate_pid(pid, timeout)
+        (state_dir / "letta-server.pid").unlink(missing_ok=True)
+        return pid is not None
 
     def __enter__(self) -> LettaServer:
         self.start()
@@ -500,6 +488,23 @@ class LettaServer:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+
+def terminate_pid(pid: int, timeout: float = 30.0) -> None:
+    """Stop a process this program started earlier, known only by PID (it leads its own process group):
+    SIGTERM, then SIGKILL of the group after ``timeout``."""
+
+    def _wait(timeout: float | None = None) -> int:
+        deadline = time.monotonic() + (timeout or 0)
+        while _pid_alive(pid):
+            if time.monotonic() > deadline:
+                raise subprocess.TimeoutExpired(str(pid), timeout or 0)
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, os.WNOHANG)
+            time.sleep(0.2)
+        return 0
+
+    _terminate(pid, timeout, _wait)
 
 
 def _terminate(pid: int, timeout: float, wait: Callable[..., int]) -> int | None:
