@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from aws_cdk import CfnOutput, Duration, Stack
+from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
@@ -30,7 +31,7 @@ class ServiceStack(Stack):
             task_subnets=network.app_subnets,
             # Without NAT, tasks reach the internet (image, LLM APIs) through a public IP; inbound is still
             # only what the app security group admits.
-            assign_public_ip=config.nat_gateways == 0,
+            assign_public_ip=network.app_subnets.subnet_type == ec2.SubnetType.PUBLIC,
             image=config.letta_image,
             cpu=config.task_cpu,
             memory_mib=config.task_memory,
