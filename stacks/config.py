@@ -125,6 +125,7 @@ _DEFAULTS: dict[str, Any] = {
     "postgres_version": "17.4",
     "db_name": "letta",
     "app_db_user": "letta_app",
+    "app_password_generation": 1,
     "db_allowed_cidrs": [],
     "db_allow_public": False,
     "letta_image": DEFAULT_LETTA_IMAGE,
@@ -161,6 +162,7 @@ class LettaConfig:
     postgres_version: str
     db_name: str
     app_db_user: str
+    app_password_generation: int
     db_allowed_cidrs: tuple[str, ...]
     db_allow_public: bool
     backup_retention_days: int
@@ -231,6 +233,7 @@ class LettaConfig:
             postgres_version=_choice("postgres_version", str(raw["postgres_version"]), POSTGRES_VERSIONS),
             db_name=_identifier("db_name", raw["db_name"]),
             app_db_user=_identifier("app_db_user", raw["app_db_user"]),
+            app_password_generation=_int("app_password_generation", raw["app_password_generation"], 1, 1_000_000),
             db_allowed_cidrs=_cidrs("db_allowed_cidrs", raw["db_allowed_cidrs"]),
             db_allow_public=_bool("db_allow_public", raw["db_allow_public"]),
             backup_retention_days=_int("backup_retention_days", raw["backup_retention_days"], 1, 35),

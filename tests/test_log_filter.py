@@ -43,6 +43,9 @@ def fake_letta(tmp_path: Path, *, exit_code: int = 0, on_stderr: bool = False, b
     return script
 
 
+MASKED = ["LETTA_PG_URI", "LETTA_SERVER_PASSWORD", "LETTA_ENCRYPTION_KEY", "OPENAI_API_KEY"]
+
+
 def container_env() -> dict[str, str]:
     return {
         **os.environ,
@@ -55,7 +58,7 @@ def container_env() -> dict[str, str]:
 
 def run(script: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        start_command(str(script), python=sys.executable),
+        start_command(masked_env_vars=MASKED, start=str(script), python=sys.executable),
         env=container_env(),
         capture_output=True,
         text=True,
@@ -95,7 +98,9 @@ def test_exit_code_of_letta_is_the_containers(tmp_path: Path) -> None:
 def test_sigterm_reaches_letta_directly(tmp_path: Path) -> None:
     marker = tmp_path / "got-term"
     script = fake_letta(tmp_path, body=f"trap 'echo term > {marker}; exit 0' TERM\nwhile :; do sleep 0.1; done")
-    process = subprocess.Popen(start_command(str(script), python=sys.executable), env=container_env())
+    process = subprocess.Popen(
+        start_command(masked_env_vars=MASKED, start=str(script), python=sys.executable), env=container_env()
+    )
     time.sleep(1.0)
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=10) == 0
@@ -103,6 +108,6 @@ def test_sigterm_reaches_letta_directly(tmp_path: Path) -> None:
 
 
 def test_the_command_starts_letta_with_its_own_start_script() -> None:
-    command = start_command()
+    command = start_command(masked_env_vars=MASKED)
     assert command[:2] == ["bash", "-c"]
     assert command[2].rstrip().endswith("exec ./letta/server/startup.sh")

@@ -13,23 +13,12 @@ No CDK import: tests run the very same command in bash.
 
 from __future__ import annotations
 
-# Environment variables whose values never reach a log line; of a URI, only the password is masked so that
-# the host stays readable for debugging.
-MASKED_ENV_VARS = (
-    "LETTA_PG_URI",
-    "LETTA_SERVER_PASSWORD",
-    "LETTA_ENCRYPTION_KEY",
-    "OPENAI_API_KEY",
-    "ANTHROPIC_API_KEY",
-    "GEMINI_API_KEY",
-    "GROQ_API_KEY",
-    "OPENROUTER_API_KEY",
-    "AZURE_API_KEY",
-    "DEEPSEEK_API_KEY",
-    "TOGETHER_API_KEY",
-    "XAI_API_KEY",
-    "MISTRAL_API_KEY",
-)
+from collections.abc import Sequence
+
+# The LLM-keys secret arrives whole, as JSON, in LLM_KEYS_VAR; LLM_KEY_MAP_VAR (plain JSON, names only) says
+# which member becomes which provider variable.
+LLM_KEYS_VAR = "LETTA_LLM_KEYS"
+LLM_KEY_MAP_VAR = "LETTA_LLM_KEY_MAP"
 LETTA_START = "./letta/server/startup.sh"
 MASK = "****"
 
@@ -57,8 +46,9 @@ for line in sys.stdin:
 """.replace("MASK", MASK)
 
 
-def start_command(start: str = LETTA_START, *, python: str = "python3") -> list[str]:
-    """The container command: Letta's start script (`start`) with all its output through the filter."""
-    masked = " ".join(MASKED_ENV_VARS)
+def start_command(*, masked_env_vars: Sequence[str], start: str = LETTA_START, python: str = "python3") -> list[str]:
+    """The container command: Letta's start script (`start`) with all its output through the filter, which
+    masks the values of `masked_env_vars` (of a URI, only the password, so the host stays readable)."""
+    masked = " ".join(masked_env_vars)
     script = f"exec > >({python} -u -c '{_FILTER}' {masked}) 2>&1\nexec {start}"
     return ["bash", "-c", script]
