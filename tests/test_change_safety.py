@@ -1,0 +1,311 @@
+"""Every config change a user may make is a CloudFormation update: each row of CHANGES is synthesized before and
+after and compared with the CDK CLI's own diff library (tests/support/template_diff.js), which knows from the
+CloudFormation resource specification which property changes replace a resource.
+
+Whatever the row, no update may replace or delete the cluster, its instances or any secret, change an existing
+secret's generator (CloudFormation would generate a new value over what the operator stored), change or remove
+an export the deployed service stack imports ("export … in use"), or set the ECS service's DesiredCount (which
+CloudFormation applies on every update). Each row also names what must change, so that a row whose change
+does nothing fails too.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from stacks.pgvector import construct
+from tests.cdk_app import ROOT, synthesize
+
+CERTIFICATE = "arn:aws:acm:us-east-1:123456789012:certificate/00000000-0000-0000-0000-000000000000"
+DIGEST = "sha256:" + "ab" * 32
+DEV: dict[str, Any] = {"postgres_version": "17.7"}
+PROD: dict[str, Any] = {"profile": "prod", "certificate_arn": CERTIFICATE, "postgres_version": "17.7"}
+DATA, SERVICE = "letta-dev-data", "letta-dev-service"
+PROTECTED = {"AWS::RDS::DBCluster", "AWS::RDS::DBInstance", "AWS::SecretsManager::Secret"}
+LOSSY = {"WILL_REPLACE", "MAY_REPLACE", "WILL_DESTROY", "WILL_ORPHAN"}
+
+
+@dataclass(frozen=True)
+class Change:
+    """One config change: `before` and `after` are context overrides; `expect` maps a logical-id prefix or a
+    resource type (in `stack`) to the impact the diff must show; `regenerates` names the secrets whose
+    generator this change changes on purpose."""
+
+    name: str
+    before: Mapping[str, Any]
+    after: Mapping[str, Any]
+    expect: Mapping[tuple[str, str], str]
+    regenerates: tuple[str, ...] = ()
+    outputs: Mapping[tuple[str, str], str] = field(default_factory=dict)
+
+
+CHANGES = [
+    Change(
+        "image tag bump",
+        DEV,
+        {**DEV, "letta_image": "letta/letta:0.16.9"},
+        {(SERVICE, "LettaTask"): "WILL_REPLACE"},
+    ),
+    Change(
+        "image by digest",
+        DEV,
+        {**DEV, "letta_image": f"letta/letta@{DIGEST}"},
+        {(SERVICE, "LettaTask"): "WILL_REPLACE"},
+    ),
+    Change(
+        "min and max ACU",
+        DEV,
+        {**DEV, "min_acu": 1, "max_acu": 4},
+        {(DATA, "DatabaseCluster"): "WILL_UPDATE"},
+    ),
+    Change(
+        "auto-pause (min ACU 0)",
+        DEV,
+        {**DEV, "min_acu": 0},
+        {(DATA, "DatabaseCluster"): "WILL_UPDATE"},
+    ),
+    Change(
+        "task CPU and memory",
+        DEV,
+        {**DEV, "task_cpu": 2048, "task_memory": 4096},
+        {(SERVICE, "LettaTask"): "WILL_REPLACE"},
+    ),
+    Change(
+        "min and max tasks",
+        DEV,
+        {**DEV, "min_tasks": 2, "max_tasks": 6},
+        {(SERVICE, "LettaServiceTaskCount"): "WILL_UPDATE"},
+    ),
+    Change(
+        "adding an LLM provider",
+        DEV,
+        {
+            **DEV,
+            "llm_secret_keys": json.dumps({"OPENAI_API_KEY": "OPENAI_API_KEY", "GEMINI_API_KEY": "GEMINI_API_KEY"}),
+        },
+        {(SERVICE, "LettaTask"): "WILL_REPLACE"},
+    ),
+    Change(
+        "removing an LLM provider",
+        DEV,
+        {**DEV, "llm_secret_keys": json.dumps({"OPENAI_API_KEY": "OPENAI_API_KEY"})},
+        {(SERVICE, "LettaTask"): "WILL_REPLACE"},
+    ),
+    Change(
+        "adding an API CIDR",
+        {**DEV, "api_allowed_cidrs": "203.0.113.7/32"},
+        {**DEV, "api_allowed_cidrs": "203.0.113.7/32,198.51.100.0/24"},
+        {(SERVICE, "LettaLoadBalancerSecurityGroup"): "WILL_UPDATE"},
+    ),
+    Change(
+        "adding a certificate",
+        DEV,
+        {**DEV, "certificate_arn": CERTIFICATE},
+        {(SERVICE, "LettaLoadBalancerHttps"): "WILL_CREATE"},
+        outputs={(SERVICE, "ApiUrl"): "changed"},
+    ),
+    Change(
+        "ECS Exec on",
+        DEV,
+        {**DEV, "enable_ecs_exec": True},
+        {(SERVICE, "LettaService"): "WILL_UPDATE"},
+    ),
+    Change(
+        "alarm e-mail",
+        PROD,
+        {**PROD, "alarm_email": "ops@example.com"},
+        {(SERVICE, "AlarmsTopic"): "WILL_CREATE"},
+    ),
+    Change(
+        "log retention",
+        DEV,
+        {**DEV, "log_retention_days": 30},
+        {(SERVICE, "LettaLogs"): "WILL_UPDATE", (DATA, "DatabasePostgresLog"): "WILL_UPDATE"},
+    ),
+    Change(
+        "PostgreSQL minor bump",
+        DEV,
+        {**DEV, "postgres_version": "17.9"},
+        {(DATA, "DatabaseCluster"): "WILL_UPDATE"},
+    ),
+    Change(
+        "backup retention",
+        DEV,
+        {**DEV, "backup_retention_days": 7},
+        {(DATA, "DatabaseCluster"): "WILL_UPDATE"},
+    ),
+    Change(
+        "NAT gateways in prod (2 -> 1)",
+        PROD,
+        {**PROD, "nat_gateways": 1},
+        {(DATA, "NetworkVpcpublicSubnet2NATGateway"): "WILL_DESTROY"},
+    ),
+    Change(
+        "NAT gateway in dev (0 -> 1): tasks move to private subnets",
+        DEV,
+        {**DEV, "nat_gateways": 1},
+        {(DATA, "NetworkVpcappSubnet1"): "WILL_CREATE", (SERVICE, "LettaService"): "WILL_UPDATE"},
+    ),
+    Change(
+        "rotating the app role's password",
+        DEV,
+        {**DEV, "app_password_generation": 2},
+        {(DATA, "Custom::PgvectorBootstrap"): "WILL_UPDATE", (SERVICE, "LettaTask"): "WILL_REPLACE"},
+        regenerates=("PgvectorAppCredentials",),
+    ),
+    Change(
+        "renaming the app role",
+        DEV,
+        {**DEV, "app_db_user": "letta_service"},
+        {(DATA, "Custom::PgvectorBootstrap"): "WILL_UPDATE", (SERVICE, "LettaTask"): "WILL_REPLACE"},
+        regenerates=("PgvectorAppCredentials",),
+    ),
+    Change(
+        "a new bootstrap SQL file",
+        DEV,
+        {**DEV, "_extra_sql": "SELECT 1;"},
+        {(DATA, "Custom::PgvectorBootstrap"): "WILL_UPDATE"},
+    ),
+]
+
+
+@cache
+def templates(overrides_json: str) -> dict[str, dict[str, Any]]:
+    overrides = json.loads(overrides_json)
+    extra_sql = overrides.pop("_extra_sql", None)
+    if extra_sql is None:
+        return synthesize(overrides).templates()
+    # A bootstrap change: bootstrap_sql/ plus one file, as the construct's default SQL directory.
+    folder = Path(tempfile.mkdtemp())
+    for file in construct.SQL_DIR.glob("*.sql"):
+        shutil.copy(file, folder / file.name)
+    (folder / "900_extra.sql").write_text(extra_sql)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setitem(construct.PgvectorBootstrap.__init__.__kwdefaults__, "sql_dir", folder)
+        return synthesize(overrides).templates()
+
+
+def synth(overrides: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    return templates(json.dumps(dict(overrides), sort_keys=True))
+
+
+@cache
+def diffs() -> dict[str, dict[str, dict[str, Any]]]:
+    """{row name: {stack name: diff summary}}, all rows through one run of the diff library."""
+    pairs, keys = [], []
+    for change in CHANGES:
+        before, after = synth(change.before), synth(change.after)
+        for stack in (DATA, SERVICE):
+            pairs.append({"old": before[stack], "new": after[stack]})
+            keys.append((change.name, stack))
+    result = subprocess.run(
+        [str(ROOT / "node_modules" / ".bin" / "node"), str(ROOT / "tests" / "support" / "template_diff.js")],
+        input=json.dumps(pairs),
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    summaries: dict[str, dict[str, dict[str, Any]]] = {}
+    for (name, stack), summary in zip(keys, json.loads(result.stdout), strict=True):
+        summaries.setdefault(name, {})[stack] = summary
+    return summaries
+
+
+def imports(value: Any) -> Iterator[str]:
+    if isinstance(value, dict):
+        if "Fn::ImportValue" in value:
+            yield value["Fn::ImportValue"]
+        for item in value.values():
+            yield from imports(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from imports(item)
+
+
+def exports(template: dict[str, Any]) -> dict[str, Any]:
+    return {o["Export"]["Name"]: o["Value"] for o in template.get("Outputs", {}).values() if "Export" in o}
+
+
+def test_the_table_covers_at_least_fifteen_changes() -> None:
+    assert len(CHANGES) >= 15
+    assert len({c.name for c in CHANGES}) == len(CHANGES)
+
+
+@pytest.mark.parametrize("change", CHANGES, ids=lambda c: c.name)
+def test_a_config_change_updates_in_place_and_loses_nothing(change: Change) -> None:
+    summary = diffs()[change.name]
+    before, after = synth(change.before), synth(change.after)
+    # What the row changes, it does change (a row whose change is a no-op fails here).
+    for (stack, prefix), impact in change.expect.items():
+        found = {
+            k: v["impact"] for k, v in summary[stack]["resources"].items() if prefix in (v["type"], k[: len(prefix)])
+        }
+        assert impact in found.values(), f"{stack}: expected {prefix}* {impact}, diff shows {found}"
+    for (stack, name), kind in change.outputs.items():
+        assert summary[stack]["outputs"].get(name) == kind, summary[stack]["outputs"]
+    for stack in (DATA, SERVICE):
+        for logical_id, resource in summary[stack]["resources"].items():
+            # Nothing that holds data or a secret is replaced or deleted.
+            if resource["type"] in PROTECTED:
+                assert resource["impact"] not in LOSSY, f"{stack}/{logical_id}: {resource}"
+            # No secret's generator changes, except where the row regenerates that secret on purpose.
+            if resource["type"] == "AWS::SecretsManager::Secret" and "GenerateSecretString" in resource["properties"]:
+                assert logical_id.startswith(change.regenerates), f"{stack}/{logical_id} gets a new value"
+    # Every export the deployed service imports is still there, with the same value.
+    old_exports, new_exports = exports(before[DATA]), exports(after[DATA])
+    for name in set(imports(before[SERVICE])):
+        assert new_exports.get(name) == old_exports[name], f"export {name} changes while in use"
+    # The running task count is never part of an update, and a replaced task definition reaches the service
+    # through its reference (the diff library reports only the replacement itself): a new deployment.
+    for template in (before[SERVICE], after[SERVICE]):
+        (service,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::ECS::Service"]
+        assert "DesiredCount" not in service["Properties"]
+        (task_id,) = [k for k, r in template["Resources"].items() if r["Type"] == "AWS::ECS::TaskDefinition"]
+        assert service["Properties"]["TaskDefinition"] == {"Ref": task_id}
+
+
+def test_destroying_and_redeploying_the_service_stack_loses_nothing() -> None:
+    templates_ = synth(DEV)
+    service = templates_[SERVICE]
+    kinds = {r["Type"] for r in service["Resources"].values()}
+    # Nothing in the service stack holds state: no database, no secret, nothing retained.
+    assert not kinds & {"AWS::RDS::DBCluster", "AWS::RDS::DBInstance", "AWS::SecretsManager::Secret"}
+    assert not [r for r in service["Resources"].values() if r.get("DeletionPolicy", "Delete") != "Delete"]
+    # Every secret the task reads is the data stack's, imported: a redeploy reads the same values.
+    task = next(r for r in service["Resources"].values() if r["Type"] == "AWS::ECS::TaskDefinition")
+    for secret in task["Properties"]["ContainerDefinitions"][0]["Secrets"]:
+        assert list(imports(secret["ValueFrom"])), secret["Name"]
+    # Redeploying is a create from the same template: the data stack does not change at all.
+    assert synth(DEV)[DATA] == templates_[DATA]
+
+
+def test_the_database_cluster_cannot_be_replaced_by_an_update() -> None:
+    """The one config key whose change would replace the cluster is `db_name` (DatabaseName requires
+    replacement). The cluster has a fixed DBClusterIdentifier, and CloudFormation refuses to replace a
+    custom-named resource: such an update fails before it changes anything ("CloudFormation cannot update a
+    stack when a custom-named resource requires replacing"), and the old cluster keeps its data."""
+    before, after = synth(DEV), synth({**DEV, "db_name": "letta_two"})
+    pair = [{"old": before[DATA], "new": after[DATA]}]
+    result = subprocess.run(
+        [str(ROOT / "node_modules" / ".bin" / "node"), str(ROOT / "tests" / "support" / "template_diff.js")],
+        input=json.dumps(pair),
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    (summary,) = json.loads(result.stdout)
+    cluster_id, cluster = next((k, v) for k, v in summary["resources"].items() if v["type"] == "AWS::RDS::DBCluster")
+    assert cluster["properties"]["DatabaseName"] == "WILL_REPLACE"
+    assert before[DATA]["Resources"][cluster_id]["Properties"]["DBClusterIdentifier"] == "letta-dev"

@@ -1,0 +1,176 @@
+"""The user's own `cdk` command lines, run with the pinned CLI exactly as README.md and the GitHub workflows
+write them, as far as no AWS account allows.
+
+The command lines are found, not listed: every `npx cdk …` line of README.md (code blocks and inline code)
+and every workflow step whose `run:` script calls `npx cdk`, run as GitHub runs it (bash -eo pipefail, the
+step's env with `${{ … }}` filled from SAMPLES). With no credentials, `deploy`, `destroy` and `diff` must get
+past stack selection and stop at the missing account: a stage-only app once made them stop at once with
+"No stack found", and nothing noticed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.cdk_app import ROOT
+
+STACKS = {"dev": ("letta-dev-data", "letta-dev-service")}
+NO_ACCOUNT = "Unable to resolve AWS account to use"
+NO_STACK = "No stack found"
+# Values for the workflows' `${{ … }}` expressions; an expression not listed here fails the test.
+SAMPLES = {
+    "matrix.env": "dev",
+    "vars.CDK_CONTEXT": "api_allowed_cidrs=203.0.113.7/32",
+    "github.event.pull_request.number": "42",
+}
+
+
+def cli_env(home: Path) -> dict[str, str]:
+    """The machine's environment without any AWS identity: what a new user without credentials has."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CDK_DEFAULT_"))}
+    return {
+        **env,
+        "HOME": str(home),
+        "PATH": f"{ROOT / 'node_modules' / '.bin'}{os.pathsep}{env['PATH']}",
+        "AWS_EC2_METADATA_DISABLED": "true",  # no instance-metadata credential probing
+        "CDK_DISABLE_CLI_TELEMETRY": "true",
+        "npm_config_update_notifier": "false",
+    }
+
+
+def readme_commands() -> list[str]:
+    text = (ROOT / "README.md").read_text()
+    found = []
+    for block in re.findall(r"```bash\n(.*?)```", text, flags=re.S):
+        joined = block.replace("\\\n", " ")
+        found += [line.strip() for line in joined.splitlines() if line.strip().startswith("npx cdk ")]
+    found += [span.strip() for span in re.findall(r"`(npx cdk [^`]+)`", text)]
+    return list(dict.fromkeys(found))
+
+
+def expand(text: str, where: str) -> str:
+    def sample(match: re.Match[str]) -> str:
+        expression = match.group(1).strip()
+        assert expression in SAMPLES, f"{where}: no sample value for ${{{{ {expression} }}}}"
+        return SAMPLES[expression]
+
+    return re.sub(r"\$\{\{(.*?)\}\}", sample, str(text))
+
+
+def workflow_steps() -> list[tuple[str, str, dict[str, str]]]:
+    """(id, run script, env) of every workflow step that calls `npx cdk`."""
+    steps = []
+    for path in sorted((ROOT / ".github" / "workflows").glob("*.yml")):
+        workflow = yaml.safe_load(path.read_text())
+        for job_name, job in workflow["jobs"].items():
+            for step in job.get("steps", []):
+                run = step.get("run", "")
+                if "npx cdk" not in run:
+                    continue
+                where = f"{path.name}:{job_name}:{step.get('name', '?')}"
+                env = {**workflow.get("env", {}), **job.get("env", {}), **step.get("env", {})}
+                env = {k: expand(v, where) for k, v in env.items()}
+                steps.append((where, expand(run, where), env))
+    return steps
+
+
+def run_bash(script: str, env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def check_outcome(command: str, result: subprocess.CompletedProcess[str]) -> None:
+    """What each subcommand must do without an AWS account."""
+    out = result.stdout + result.stderr
+    words = shlex.split(command.split("npx cdk ", 1)[1])
+    subcommand = words[0]
+    assert "Traceback" not in out, out
+    assert NO_STACK not in out, f"{command}: selected no stack\n{out}"
+    if subcommand in ("list", "ls"):
+        assert result.returncode == 0, out
+        env = next((w.split("=", 1)[1] for w in words if w.startswith("env=")), "dev")
+        assert f"letta-{env}-data" in out and f"letta-{env}-service" in out, out
+    elif subcommand in ("deploy", "destroy", "diff", "bootstrap"):
+        assert result.returncode != 0, out
+        assert NO_ACCOUNT in out, f"{command}: did not get as far as the account\n{out}"
+        if subcommand == "destroy" and "--all" in words:
+            # Both stacks selected, the service first: it stops at the first one for want of an account.
+            assert "letta-" in out and "-service: destroying... [1/2]" in out, out
+    else:
+        pytest.fail(f"{command}: no expectation for `cdk {subcommand}`; add one here")
+
+
+def test_the_commands_are_found() -> None:
+    readme = readme_commands()
+    assert any(c.startswith("npx cdk deploy --all") for c in readme), readme
+    assert any(c.startswith("npx cdk destroy --all") for c in readme), readme
+    assert len(workflow_steps()) >= 5
+
+
+@pytest.mark.parametrize("command", readme_commands())
+def test_a_readme_command_line_gets_as_far_as_no_account_allows(command: str, tmp_path: Path) -> None:
+    result = run_bash(command, cli_env(tmp_path), tmp_path)
+    check_outcome(command, result)
+
+
+@pytest.mark.parametrize("step", workflow_steps(), ids=lambda s: s[0])
+def test_a_workflow_cdk_step_gets_as_far_as_no_account_allows(
+    step: tuple[str, str, dict[str, Any]], tmp_path: Path
+) -> None:
+    _, script, env = step
+    result = run_bash(script, {**cli_env(tmp_path), **env}, tmp_path)
+    (command,) = [line.strip() for line in script.splitlines() if "npx cdk" in line]
+    check_outcome(command, result)
+
+
+def test_cdk_list_names_both_stacks_of_each_environment(tmp_path: Path) -> None:
+    result = run_bash("npx cdk list -c env=pr-7", cli_env(tmp_path), tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["letta-pr-7-data", "letta-pr-7-service"]
+
+
+@pytest.mark.parametrize(
+    ("problem", "expected"),
+    [
+        ("nag", r"^letta-aurora-cdk: AwsSolutions AwsSolutions-S1 at letta-dev-data/UnloggedBucket/Resource: "),
+        ("validation", r"^letta-aurora-cdk: CloudFormation Validate F3034 at letta-dev-data/OutOfRangeQueue: "),
+    ],
+)
+def test_synth_through_the_cli_stops_on_a_finding_with_one_line_each(
+    problem: str, expected: str, tmp_path: Path
+) -> None:
+    env = {**cli_env(tmp_path), "LETTA_TEST_PROBLEM": problem}
+    app = ".venv/bin/python tests/support/app_with_problem.py"
+    result = run_bash(f"npx cdk synth -q --app '{app}' -o {tmp_path / 'out'}", env, tmp_path)
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr and "Successfully synthesized" not in result.stdout + result.stderr
+    ours = [line for line in result.stderr.splitlines() if line.startswith("letta-aurora-cdk: ")]
+    assert ours and re.match(expected, ours[0]), result.stderr
+    # Besides our lines, only the CLI's own note that the app failed.
+    others = [line for line in result.stderr.splitlines() if line.strip() and line not in ours]
+    assert len(others) <= 1 and "exited with error" in " ".join(others), result.stderr
+
+
+def test_synth_through_the_cli_refuses_a_bad_value_with_one_line_and_writes_nothing(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = run_bash(f"npx cdk synth -c min_acu=0.7 -o {out}", cli_env(tmp_path), tmp_path)
+    assert result.returncode != 0
+    ours = [line for line in result.stderr.splitlines() if line.startswith("letta-aurora-cdk: ")]
+    assert len(ours) == 1 and "min_acu" in ours[0] and "0.7" in ours[0], result.stderr
+    assert "Traceback" not in result.stderr
+    assert not list(out.rglob("*.template.json"))
