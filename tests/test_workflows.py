@@ -206,7 +206,7 @@ def test_diff_runs_only_where_a_role_is_configured() -> None:
     assert "vars.AWS_DEPLOY_ROLE_ARN != ''" in diff["if"]
     assert "github.event_name == 'pull_request'" in diff["if"]
     assert diff["strategy"]["matrix"]["env"] == ["dev", "prod"]
-    assert any('npx cdk diff --all -c "env=$TARGET_ENV" "${context[@]}"' in script for script in runs(diff))
+    assert any('npx cdk diff -c "env=$TARGET_ENV" "${context[@]}"' in script for script in runs(diff))
 
 
 def test_push_to_main_deploys_dev_after_the_tests_then_smoke_tests_it() -> None:
@@ -267,7 +267,7 @@ def test_preview_environments_are_opt_in_and_destroyed_when_the_pull_request_clo
 @pytest.mark.parametrize(
     ("file", "job", "fixed"),
     [
-        ("ci.yml", "diff", ["diff", "--all", "-c", "env=dev"]),
+        ("ci.yml", "diff", ["diff", "-c", "env=dev"]),
         ("deploy.yml", "deploy-dev", ["deploy", "--all", "--require-approval", "never", "-c", "env=dev"]),
         ("deploy.yml", "deploy-prod", ["deploy", "--all", "--require-approval", "never", "-c", "env=prod"]),
         ("pr-env.yml", "deploy", ["deploy", "--all", "--require-approval", "never", "-c", "env=pr-42"]),
