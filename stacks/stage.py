@@ -43,7 +43,7 @@ def compose(app: App, *, nag: bool = True) -> Construct:
     that deploys that Stage. With `nag`, synth fails on any unacknowledged AwsSolutions finding."""
     from stacks.pipeline_stack import PipelineStack  # the pipeline module imports this one
 
-    config = LettaConfig.from_context(app.node.try_get_context)
+    config = LettaConfig.from_app(app)
     # Region only, never an account: synth stays credential-free (no AZ lookups).
     region = config.region or os.environ.get("CDK_DEFAULT_REGION")
     env = Environment(region=region) if region else None

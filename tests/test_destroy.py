@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.cdk_app import synthesized
+from tests.cdk_app import profile_context, synthesized
 
 # What each profile promises on destroy for the one resource that holds data.
 CLUSTER_POLICY = {"dev": "Delete", "prod": "Snapshot"}
@@ -12,7 +12,7 @@ CLUSTER_POLICY = {"dev": "Delete", "prod": "Snapshot"}
 
 @pytest.mark.parametrize("profile", ["dev", "prod"])
 def test_every_resource_is_deleted_except_prods_final_snapshot(profile: str) -> None:
-    for name, template in synthesized(profile=profile).templates().items():
+    for name, template in synthesized(**profile_context(profile)).templates().items():
         for logical_id, resource in template["Resources"].items():
             policy = resource.get("DeletionPolicy", "Delete")
             expected = CLUSTER_POLICY[profile] if resource["Type"] == "AWS::RDS::DBCluster" else "Delete"
@@ -22,7 +22,7 @@ def test_every_resource_is_deleted_except_prods_final_snapshot(profile: str) -> 
 
 @pytest.mark.parametrize("profile", ["dev", "prod"])
 def test_every_log_group_is_a_stack_resource_with_retention(profile: str) -> None:
-    for name, template in synthesized(profile=profile).templates().items():
+    for name, template in synthesized(**profile_context(profile)).templates().items():
         resources = template["Resources"]
         # The legacy LogRetention custom resource means a log group created outside the stack.
         assert not [r for r in resources.values() if r["Type"] == "Custom::LogRetention"], name
@@ -45,7 +45,7 @@ def test_no_lambda_sits_in_the_vpc() -> None:
 
 
 def test_prod_data_stack_needs_two_explicit_steps_before_it_can_go() -> None:
-    synth = synthesized(profile="prod")
+    synth = synthesized(profile="prod", allow_plain_http=True)
     assert synth.stack("Data").termination_protection is True
     cluster = next(
         r for r in synth.templates()["letta-dev-data"]["Resources"].values() if r["Type"] == "AWS::RDS::DBCluster"
