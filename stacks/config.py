@@ -254,7 +254,8 @@ class LettaConfig(BaseModel):
                 close = difflib.get_close_matches(_normal(name), CONFIG_KEYS, n=1, cutoff=0.6)
                 hint = f"did you mean '{close[0]}'?" if close else "see the config table in README.md"
                 raise ConfigError(name, value, f"not a config key; {hint}")
-        parsed = {name: _coerce(name, value) for name, value in data.items()}
+        # A JSON null means "unset", as a missing key does: the default applies.
+        parsed = {name: _coerce(name, value) for name, value in data.items() if value is not None}
         profile = parsed.get("profile")
         if profile is None:
             profile = parsed["profile"] = "prod" if parsed.get("env") == "prod" else "dev"
