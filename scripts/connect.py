@@ -27,6 +27,7 @@ if __package__ in (None, ""):  # run as `python scripts/connect.py`: make the re
 from botocore.exceptions import BotoCoreError, ClientError
 from psycopg.conninfo import make_conninfo
 
+from scripts.operator_cli import EXIT_OK, EXIT_USAGE, OperatorError, Parser, fail, port, region
 from scripts.stack_outputs import (
     StackOutputsError,
     aws_client,
@@ -37,8 +38,6 @@ from scripts.stack_outputs import (
 )
 from stacks.pgvector.runtime.pgvector_bootstrap.connection_string import redact
 
-EXIT_OK = 0
-EXIT_USAGE = 2  # argparse's own code for a bad command line
 EXIT_STACK = 3  # the stack or one of its outputs is missing, or AWS refused to describe it
 EXIT_SECRET = 4  # the secret could not be read, or lacks username/password
 EXIT_NO_PSQL = 5  # no psql executable
@@ -77,18 +76,10 @@ class Target:
         return uri if show_password else redact(uri)
 
 
-class ConnectError(Exception):
-    """A failure to report as one line on stderr, with the exit code that names its kind."""
-
-    def __init__(self, message: str, exit_code: int) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
-
-
 def resolve_target(
     env: str, *, region: str | None, use_app: bool, host: str | None, port: int | None, client_factory: ClientFactory
 ) -> Target:
-    """Read the data stack's outputs and the chosen secret; raises ``ConnectError``."""
+    """Read the data stack's outputs and the chosen secret; raises ``OperatorError``."""
     name = stack_name(env, "data")
     secret_key = "AppSecretArn" if use_app else "MasterSecretArn"
     try:
@@ -98,7 +89,7 @@ def resolve_target(
         )
         secrets = client_factory("secretsmanager", region)
     except StackOutputsError as exc:
-        raise ConnectError(str(exc), EXIT_STACK) from None
+        raise OperatorError(str(exc), EXIT_STACK) from None
     user, password = read_credentials(secrets, secret_arn)
     return Target(
         host=host or endpoint,
@@ -110,7 +101,7 @@ def resolve_target(
 
 
 def read_credentials(secrets_client: Any, secret_arn: str) -> tuple[str, str]:
-    """``(username, password)`` from a Secrets Manager secret in RDS's JSON shape; raises ``ConnectError``.
+    """``(username, password)`` from a Secrets Manager secret in RDS's JSON shape; raises ``OperatorError``.
 
     Messages name the secret and the missing key, never a value.
     """
@@ -118,21 +109,21 @@ def read_credentials(secrets_client: Any, secret_arn: str) -> tuple[str, str]:
         response = secrets_client.get_secret_value(SecretId=secret_arn)
     except ClientError as exc:
         error = exc.response.get("Error", {})
-        raise ConnectError(
+        raise OperatorError(
             f"cannot read secret {secret_arn}: {error.get('Code', 'Unknown')}: {error.get('Message', '')}",
             EXIT_SECRET,
         ) from None
     except BotoCoreError as exc:
-        raise ConnectError(f"cannot read secret {secret_arn}: {exc}", EXIT_SECRET) from None
+        raise OperatorError(f"cannot read secret {secret_arn}: {exc}", EXIT_SECRET) from None
     try:
         values = json.loads(response.get("SecretString") or "")
     except ValueError:
         values = None
     if not isinstance(values, dict):
-        raise ConnectError(f"secret {secret_arn} is not a JSON object with username and password", EXIT_SECRET)
+        raise OperatorError(f"secret {secret_arn} is not a JSON object with username and password", EXIT_SECRET)
     missing = [key for key in ("username", "password") if not isinstance(values.get(key), str) or not values[key]]
     if missing:
-        raise ConnectError(f"secret {secret_arn} has no {' and no '.join(missing)}", EXIT_SECRET)
+        raise OperatorError(f"secret {secret_arn} has no {' and no '.join(missing)}", EXIT_SECRET)
     return values["username"], values["password"]
 
 
@@ -140,7 +131,7 @@ def psql_command(psql: str, target: Target, extra: Sequence[str]) -> tuple[str, 
     """``(executable, argv, env)`` for exec: argv holds no password, env adds PGPASSWORD to ours."""
     executable = shutil.which(psql)
     if executable is None:
-        raise ConnectError(
+        raise OperatorError(
             f"{psql!r} not found: install the PostgreSQL client (e.g. apt-get install postgresql-client) "
             "or pass --psql PATH",
             EXIT_NO_PSQL,
@@ -151,7 +142,7 @@ def psql_command(psql: str, target: Target, extra: Sequence[str]) -> tuple[str, 
 
 def build_parser() -> argparse.ArgumentParser:
     """The command line, with every flag explained in ``--help``."""
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="connect.py",
         description=(
             "Start psql on the Aurora cluster of an environment, as the master user (default) or as\n"
@@ -192,7 +183,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--region",
         metavar="REGION",
-        help="AWS region of the stack (default: the usual AWS settings: AWS_REGION, AWS_DEFAULT_REGION, profile)",
+        type=region,
+        help="AWS region of the stack (default: AWS_DEFAULT_REGION, or region in your AWS profile)",
     )
     parser.add_argument(
         "--app",
@@ -203,7 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--host", metavar="HOST", help="connect here instead of the WriterEndpoint output (e.g. a port forward)"
     )
-    parser.add_argument("--port", type=port_number, metavar="PORT", help="port instead of the Port output")
+    parser.add_argument("--port", type=port, metavar="PORT", help="port instead of the Port output")
     parser.add_argument(
         "--print",
         dest="print_uri",
@@ -223,13 +215,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="anything after -- goes to psql as it is (e.g. -- -c 'SELECT 1')",
     )
     return parser
-
-
-def port_number(value: str) -> int:
-    """argparse type: a TCP port."""
-    if not value.isdigit() or not 1 <= int(value) <= 65535:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a port number from 1 to 65535")
-    return int(value)
 
 
 def main(
@@ -266,9 +251,8 @@ def main(
             print(target.uri(show_password=args.show_password))
             return EXIT_OK
         executable, psql_argv, env = psql_command(args.psql, target, extra)
-    except ConnectError as exc:
-        print(f"connect.py: error: {exc}", file=sys.stderr)
-        return exc.exit_code
+    except OperatorError as exc:
+        return fail("connect.py", exc)
     print(f"connect.py: {target.uri(show_password=False)}", file=sys.stderr)
     sys.stdout.flush()
     sys.stderr.flush()  # exec replaces the process: unflushed output would be lost

@@ -28,7 +28,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 from stacks import aws_rules
 from stacks.aws_rules import FARGATE_SIZES, LOG_RETENTION_DAYS
 
-__all__ = ["CONFIG_KEYS", "FARGATE_SIZES", "LLM_ENV_VARS", "LOG_RETENTION_DAYS", "ConfigError", "LettaConfig"]
+__all__ = [
+    "CONFIG_KEYS",
+    "FARGATE_SIZES",
+    "LLM_ENV_VARS",
+    "LOG_RETENTION_DAYS",
+    "ConfigError",
+    "LettaConfig",
+    "check_env",
+]
 
 PROFILES = ("dev", "prod")
 POSTGRES_VERSIONS = ("17.4", "17.5", "17.6", "17.7", "17.9")
@@ -271,14 +279,7 @@ class LettaConfig(BaseModel):
     @field_validator("env")
     @classmethod
     def _env(cls, value: str) -> str:
-        if not _ENV_NAME.match(value):
-            raise ConfigError("env", value, cls._allowed("env"))
-        for name in (f"letta-{value}-data", f"letta-{value}-service", f"letta-{value}-pipeline"):
-            if problem := aws_rules.stack_name_problem(name):
-                raise ConfigError("env", value, problem)
-        if problem := aws_rules.cluster_identifier_problem(f"letta-{value}"):
-            raise ConfigError("env", value, problem)
-        return value
+        return check_env(value)
 
     @field_validator("region")
     @classmethod
@@ -455,6 +456,20 @@ class LettaConfig(BaseModel):
 
 
 CONFIG_KEYS: tuple[str, ...] = tuple(LettaConfig.model_fields)
+
+
+def check_env(value: Any) -> str:
+    """`value` if it is an environment name the stacks accept, else ConfigError. The operator scripts use it
+    for `--env`: one rule for synth and for finding the stacks."""
+    value = _coerce("env", value)
+    if not isinstance(value, str) or not _ENV_NAME.match(value):
+        raise ConfigError("env", value, LettaConfig._allowed("env"))
+    for name in (f"letta-{value}-data", f"letta-{value}-service", f"letta-{value}-pipeline"):
+        if problem := aws_rules.stack_name_problem(name):
+            raise ConfigError("env", value, problem)
+    if problem := aws_rules.cluster_identifier_problem(f"letta-{value}"):
+        raise ConfigError("env", value, problem)
+    return value
 
 
 def _is_cdk_key(name: str) -> bool:
