@@ -52,6 +52,9 @@ POSTGRES_RESERVED_WORDS = frozenset(
 # - https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/Appendix.PostgreSQL.CommonDBATasks.Roles.html:
 #   RDS's own roles start with `rds` (rds_superuser, rdsadmin, rds_iam, ...); `postgres` is the master user.
 _RESERVED_ROLE_PREFIXES = ("pg_", "rds")
+# Databases every Aurora PostgreSQL cluster already has (https://www.postgresql.org/docs/17/manage-ag-templatedbs.html;
+# `postgres` is created by RDS, `rdsadmin` is RDS's own and not accessible).
+_RESERVED_DATABASES = frozenset({"postgres", "rdsadmin", "template0", "template1"})
 _RESERVED_ROLES = frozenset({"postgres", "public", "none", "rdsadmin", "rdsrepladmin", "rdstopmgr"})
 
 
@@ -70,6 +73,8 @@ def database_name_problem(name: str) -> str | None:
         return "1-63 lowercase letters, digits, '_', starting with a letter (RDS DatabaseName rules)"
     if name in POSTGRES_RESERVED_WORDS:
         return "not a PostgreSQL reserved word (RDS refuses it as a database name)"
+    if name in _RESERVED_DATABASES:
+        return "a database of Letta's own, not postgres, rdsadmin, template0 or template1"
     return None
 
 
@@ -243,10 +248,12 @@ def certificate_arn_problem(value: str, region: str | None) -> str | None:
     return None
 
 
-def secret_arn_problem(value: str) -> str | None:
+def secret_arn_problem(value: str, region: str | None = None) -> str | None:
     parts, problem = _arn(value, "secretsmanager", "a Secrets Manager secret ARN")
     if parts is None:
         return problem
+    if region and parts["partition"] != partition_of(region):
+        return f"an ARN of partition {partition_of(region)} (region {region})"
     if not parts["region"] or not _SECRET.match(parts["resource"]):
         return "the complete secret ARN, ending in secret:<name>-<6 characters> (as the console shows it)"
     return None
@@ -307,6 +314,22 @@ def public_cover(cidrs: Iterable[str]) -> str | None:
     low = int(_IPV6_PUBLIC.network_address)
     if v6 and _covers(v6, low, low + _IPV6_PUBLIC.num_addresses):
         return "::/0"
+    return None
+
+
+# https://docs.aws.amazon.com/vpc/latest/userguide/amazon-vpc-limits.html#vpc-limits-security-groups: 60
+# inbound rules per security group by default, counted separately for IPv4 and IPv6 CIDRs.
+SECURITY_GROUP_RULES = 60
+
+
+def security_group_rules_problem(cidrs: Iterable[str], *, ports: int, reserved: int = 0) -> str | None:
+    """Whether `cidrs`, each opened on `ports` ports beside `reserved` other rules, fit one security group."""
+    networks = [ipaddress.ip_network(c) for c in cidrs]
+    for version in (4, 6):
+        rules = len({n for n in networks if n.version == version}) * ports + reserved
+        if rules > SECURITY_GROUP_RULES:
+            most = (SECURITY_GROUP_RULES - reserved) // ports
+            return f"at most {most} IPv{version} CIDRs here (a security group holds {SECURITY_GROUP_RULES} rules)"
     return None
 
 

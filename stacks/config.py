@@ -396,6 +396,15 @@ class LettaConfig(BaseModel):
             if (covered := aws_rules.public_cover(cidrs)) and not getattr(self, opt_in):
                 shown = ",".join(cidrs)
                 raise ConfigError(cidrs_key, shown, f"ranges that do not admit all of {covered}, or {opt_in}=true")
+        # The API opens 80 (and 443 with a certificate) per CIDR; the database's group also admits the service.
+        for cidrs_key, ports, reserved in (
+            ("api_allowed_cidrs", 2 if self.certificate_arn else 1, 0),
+            ("db_allowed_cidrs", 1, 1),
+        ):
+            if problem := aws_rules.security_group_rules_problem(
+                getattr(self, cidrs_key), ports=ports, reserved=reserved
+            ):
+                raise ConfigError(cidrs_key, f"{len(getattr(self, cidrs_key))} CIDRs", problem)
         self._profile_rules()
         self._region_rules(context.get("default_region"))
         self._secret_rules()
@@ -425,6 +434,8 @@ class LettaConfig(BaseModel):
             region = default_region
         if self.certificate_arn and (problem := aws_rules.certificate_arn_problem(self.certificate_arn, region)):
             raise ConfigError("certificate_arn", self.certificate_arn, problem)
+        if self.llm_secret_arn and (problem := aws_rules.secret_arn_problem(self.llm_secret_arn, region)):
+            raise ConfigError("llm_secret_arn", self.llm_secret_arn, problem)
 
     def _secret_rules(self) -> None:
         if self.llm_secret_arn:

@@ -209,6 +209,8 @@ INVALID: list[tuple[dict[str, Any], str, str]] = [
     ({"db_name": "Letta-DB"}, "db_name", "lowercase"),
     ({"db_name": "1letta"}, "db_name", "starting with a letter"),
     ({"db_name": "a" * 64}, "db_name", "1-63"),
+    ({"db_name": "postgres"}, "db_name", "not postgres"),
+    ({"db_name": "template1"}, "db_name", "template1"),
     ({"app_db_user": "pg_letta"}, "app_db_user", "pg_*"),
     ({"app_db_user": "postgres"}, "app_db_user", "postgres"),
     ({"app_db_user": "rdsadmin"}, "app_db_user", "rds*"),
@@ -229,6 +231,13 @@ INVALID: list[tuple[dict[str, Any], str, str]] = [
     ({"api_allowed_cidrs": ["0.0.0.0/1", "128.0.0.0/2", "192.0.0.0/2"]}, "api_allowed_cidrs", "0.0.0.0/0"),
     ({"api_allowed_cidrs": ["2000::/4", "3000::/4"]}, "api_allowed_cidrs", "::/0"),
     ({"db_allow_public": "yes"}, "db_allow_public", "true or false"),
+    ({"api_allowed_cidrs": [f"198.51.100.{i}/32" for i in range(61)]}, "api_allowed_cidrs", "at most 60 IPv4"),
+    (
+        {"api_allowed_cidrs": [f"198.51.100.{i}/32" for i in range(31)], "certificate_arn": CERT_US},
+        "api_allowed_cidrs",
+        "at most 30 IPv4",
+    ),
+    ({"db_allowed_cidrs": [f"2001:db8:{i:x}::/48" for i in range(60)]}, "db_allowed_cidrs", "at most 59 IPv6"),
     # protection and backups
     ({"backup_retention_days": 0}, "backup_retention_days", "1 to 35"),
     ({"backup_retention_days": 36}, "backup_retention_days", "1 to 35"),
@@ -276,6 +285,7 @@ INVALID: list[tuple[dict[str, Any], str, str]] = [
     ({"llm_secret_arn": f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:letta-llm"}, "llm_secret_arn", "6"),
     ({"llm_secret_arn": f"arn:aws:ssm:us-east-1:{ACCOUNT}:parameter/x"}, "llm_secret_arn", "Secrets Manager"),
     ({"llm_secret_arn": "letta-llm"}, "llm_secret_arn", "Secrets Manager"),
+    ({"region": "cn-north-1", "llm_secret_arn": SECRET}, "llm_secret_arn", "partition aws-cn"),
     # LLM keys
     ({"llm_secret_keys": {"PATH": "x"}}, "llm_secret_keys", "OPENAI_API_KEY"),
     ({"llm_secret_keys": "{not json"}, "llm_secret_keys", "JSON object"),
@@ -370,6 +380,7 @@ VALID: list[dict[str, Any]] = [
     {"db_allowed_cidrs": ["203.0.113.7/32", "2001:db8::/32"], "api_allowed_cidrs": "198.51.100.0/24,10.0.0.0/8"},
     {"api_allowed_cidrs": ["0.0.0.0/0", "::/0"], "api_allow_public": True},
     {"api_allowed_cidrs": ["0.0.0.0/1"]},
+    {"api_allowed_cidrs": [f"198.51.100.{i}/32" for i in range(60)] + [f"2001:db8:{i:x}::/48" for i in range(60)]},
     {"db_allowed_cidrs": "0.0.0.0/0", "db_allow_public": True, "min_acu": 0},
     {**PROD, "region": "eu-west-1", "certificate_arn": CERT_EU, "allow_plain_http": False, "nat_gateways": 1},
     {**PROD, "deletion_protection": False, "backup_retention_days": 1, "min_tasks": 1, "max_tasks": 1},
