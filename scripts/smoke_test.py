@@ -176,10 +176,15 @@ def resolve_target(args: argparse.Namespace, client_factory: ClientFactory) -> T
         database = (lambda: psycopg_executor(args.dsn, timeout=args.db_timeout)) if args.dsn else None
         return Target(args.base_url, token, database, "psycopg" if args.dsn else "")
     try:
+        cloudformation = client_factory("cloudformation", args.region)
         name = stack_name(args.env, "service")
-        outputs = stack_outputs(client_factory("cloudformation", args.region), name)
-        base_url, secret_arn = require_outputs(outputs, name, "ApiUrl", "ServerPasswordSecretArn")
-        token = args.token or _read_password(client_factory("secretsmanager", args.region), secret_arn)
+        (base_url,) = require_outputs(stack_outputs(cloudformation, name), name, "ApiUrl")
+        token = args.token
+        if not token:
+            # The password clients hold lives with the data, in the data stack.
+            data = stack_name(args.env, "data")
+            (secret_arn,) = require_outputs(stack_outputs(cloudformation, data), data, "ServerPasswordSecretArn")
+            token = _read_password(client_factory("secretsmanager", args.region), secret_arn)
     except (StackOutputsError, ValueError) as exc:
         raise OperatorError(str(exc), EXIT_STACK) from None
 

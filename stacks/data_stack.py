@@ -1,11 +1,17 @@
-"""The stateful half: network, Aurora cluster, its secrets. Never replaced by a service rollback."""
+"""The stateful half: network, Aurora cluster and every secret whose loss loses something. Never replaced by
+a service rollback; the service stack only reads what `exports` hands it."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_rds as rds
+from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
+from stacks.app_secrets import LettaSecrets
 from stacks.config import LettaConfig
 from stacks.database import AuroraDatabase
 from stacks.log_retention import retention
@@ -14,12 +20,34 @@ from stacks.network import Network
 from stacks.pgvector.construct import PgvectorBootstrap
 
 
+@dataclass(frozen=True)
+class DataExports:
+    """What the service stack may use of the data stack. Every cross-stack value is an id, an ARN or a name
+    that stays the same for the life of the resource; `connection_revision` is a plain synth-time digest."""
+
+    vpc: ec2.IVpc
+    app_security_group: ec2.ISecurityGroup
+    app_subnets: ec2.SubnetSelection
+    cluster: rds.IDatabaseCluster
+    connection_secret: secretsmanager.ISecret
+    server_password: secretsmanager.ISecret
+    encryption_key: secretsmanager.ISecret
+    llm_keys: secretsmanager.ISecret
+    # Changes whenever the bootstrap writes a different LETTA_PG_URI: the service labels its task with it, so
+    # that a new URI always comes with a new deployment and no task keeps a dead one.
+    connection_revision: str
+
+
 class DataStack(Stack):
-    """VPC, security groups, the 5432 rule, and the Aurora Serverless v2 cluster."""
+    """VPC, security groups, the 5432 rule, the Aurora Serverless v2 cluster, its pgvector bootstrap, and the
+    secrets clients and data depend on (server password, encryption key, LLM keys, database logins)."""
 
     def __init__(self, scope: Construct, id: str, *, config: LettaConfig, **kwargs: object) -> None:
         super().__init__(scope, id, termination_protection=config.is_prod, **kwargs)
         log_retention = retention(config.log_retention_days)
+        # What happens to the data on `cdk destroy` (and on a replacement): dev deletes, prod keeps.
+        keep = config.removal_behaviour == "snapshot"
+        secret_removal = RemovalPolicy.RETAIN if keep else RemovalPolicy.DESTROY
         self.network = Network(
             self,
             "Network",
@@ -40,7 +68,7 @@ class DataStack(Stack):
             auto_pause=Duration.seconds(config.auto_pause_seconds) if config.min_acu == 0 else None,
             backup_retention=Duration.days(config.backup_retention_days),
             deletion_protection=config.deletion_protection,
-            removal_policy=RemovalPolicy.SNAPSHOT if config.removal_behaviour == "snapshot" else RemovalPolicy.DESTROY,
+            removal_policy=RemovalPolicy.SNAPSHOT if keep else RemovalPolicy.DESTROY,
             log_retention=log_retention,
         )
         self.bootstrap = PgvectorBootstrap(
@@ -51,11 +79,27 @@ class DataStack(Stack):
             master_secret=self.database.secret,
             database_name=config.db_name,
             app_role=config.app_db_user,
+            app_password_generation=config.app_password_generation,
             log_retention=log_retention,
+            secret_removal_policy=secret_removal,
+        )
+        self.secrets = LettaSecrets(
+            self, "Secrets", llm_secret_arn=config.llm_secret_arn, removal_policy=secret_removal
         )
         self._allow_postgres(config)
         self._acknowledge(config)
         self._outputs()
+        self.exports = DataExports(
+            vpc=self.network.vpc,
+            app_security_group=self.network.app_security_group,
+            app_subnets=self.network.app_subnets,
+            cluster=self.database.cluster,
+            connection_secret=self.bootstrap.connection_secret,
+            server_password=self.secrets.server_password,
+            encryption_key=self.secrets.encryption_key,
+            llm_keys=self.secrets.llm_keys,
+            connection_revision=self.bootstrap.connection_revision,
+        )
 
     def _allow_postgres(self, config: LettaConfig) -> None:
         """The walkthrough's "PostgreSQL, 5432, My IP" rule, narrowed to the app and the listed CIDRs."""
@@ -68,12 +112,6 @@ class DataStack(Stack):
 
     def _acknowledge(self, config: LettaConfig) -> None:
         cluster = self.database.cluster
-        acknowledge(
-            cluster,
-            "AwsSolutions-SMG4",
-            "The master secret is read only by the bootstrap Lambda; rotating it needs a rotation Lambda inside the "
-            "VPC with a route to Secrets Manager (NAT or an endpoint), which dev does not have. Rotate by hand.",
-        )
         acknowledge(
             cluster,
             "AwsSolutions-RDS6",
@@ -97,6 +135,8 @@ class DataStack(Stack):
 
     def _outputs(self) -> None:
         cluster = self.database.cluster
+        secrets = self.secrets
+        keys = '\'{"OPENAI_API_KEY": "sk-...", "ANTHROPIC_API_KEY": "sk-ant-..."}\''
         CfnOutput(self, "ClusterArn", value=cluster.cluster_arn, description="Aurora cluster ARN (Data API)")
         CfnOutput(self, "WriterEndpoint", value=cluster.cluster_endpoint.hostname, description="Writer endpoint")
         CfnOutput(self, "Port", value=str(self.database.port), description="PostgreSQL port")
@@ -105,8 +145,9 @@ class DataStack(Stack):
             self,
             "MasterSecretArn",
             value=self.database.secret.secret_arn,
-            description="Master credentials (Secrets Manager ARN, not the value)",
+            description="Master credentials, managed and rotated by RDS (the ARN, not the value)",
         )
+        # Read at deploy time, never imported by another stack: it changes when pgvector is updated.
         CfnOutput(self, "PgvectorVersion", value=self.bootstrap.pgvector_version, description="Installed pgvector")
         CfnOutput(
             self,
@@ -115,5 +156,19 @@ class DataStack(Stack):
             description="Secret holding LETTA_PG_URI (key 'uri'); the ARN, not the value",
         )
         CfnOutput(self, "AppSecretArn", value=self.bootstrap.app_secret.secret_arn, description="App role login")
+        CfnOutput(
+            self,
+            "ServerPasswordSecretArn",
+            value=secrets.server_password.secret_arn,
+            description="Secret holding the API bearer password (key 'password'); the ARN, not the value",
+        )
+        CfnOutput(self, "LlmKeysSecretArn", value=secrets.llm_keys.secret_arn, description="Secret holding LLM keys")
+        CfnOutput(
+            self,
+            "SetLlmKeysCommand",
+            description="Store your LLM keys as one JSON object (then run the service stack's RedeployCommand)",
+            value=f"aws secretsmanager put-secret-value --secret-id {secrets.llm_keys.secret_arn} "
+            f"--secret-string {keys}",
+        )
         CfnOutput(self, "DatabaseSecurityGroupId", value=self.network.database_security_group.security_group_id)
         CfnOutput(self, "AppSecurityGroupId", value=self.network.app_security_group.security_group_id)

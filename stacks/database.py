@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import string
-
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_logs as logs
@@ -11,21 +9,17 @@ from aws_cdk import aws_rds as rds
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
-from stacks.pgvector.runtime.pgvector_bootstrap.connection_string import ALLOWED_PASSWORD_CHARS
-
 MASTER_USER = "postgres"
 PORT = 5432
-# Secrets Manager draws from letters, digits and punctuation: exclude every punctuation mark that Letta's
-# URI handling cannot take, so any generated password is usable in LETTA_PG_URI as it is.
-EXCLUDED_PASSWORD_CHARS = "".join(c for c in string.punctuation if c not in ALLOWED_PASSWORD_CHARS) + " "
 
 
 class AuroraDatabase(Construct):
     """Aurora PostgreSQL 17 with one Serverless v2 writer in isolated subnets.
 
-    Storage encrypted, TLS forced by its own parameter group, master credentials generated into
-    Secrets Manager, the Data API on (bootstrap and inspection need no path into the VPC), the
-    PostgreSQL log exported to a log group this construct owns, so that destroying the stack removes it.
+    Storage encrypted, TLS forced by its own parameter group, the master password managed and rotated by
+    RDS in Secrets Manager (it never enters LETTA_PG_URI: Letta logs in as the app role), the Data API on
+    (bootstrap and inspection need no path into the VPC), the PostgreSQL log exported to a log group this
+    construct owns, so that destroying the stack removes it.
 
     Exposes `cluster`, `writer` (the instance the bootstrap must wait for), `secret` (master
     credentials), `database_name` and `port`.
@@ -79,7 +73,13 @@ class AuroraDatabase(Construct):
             engine=engine,
             # A fixed identifier is needed to name the log group above before the cluster exists.
             cluster_identifier=cluster_identifier,
-            credentials=rds.Credentials.from_generated_secret(MASTER_USER, exclude_characters=EXCLUDED_PASSWORD_CHARS),
+            # RDS owns the master password and rotates it (every 7 days by default). Only the bootstrap uses it,
+            # through the Data API, which takes an RDS-managed secret like any other: "Password management with
+            # Amazon Aurora and AWS Secrets Manager" lists no Data API limitation
+            # (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/rds-secrets-manager.html), and the
+            # Data API reads the secret on every call, so a rotation needs no redeploy.
+            manage_master_user_password=True,
+            credentials=rds.Credentials.from_username(MASTER_USER),
             default_database_name=database_name,
             port=PORT,
             writer=rds.ClusterInstance.serverless_v2(

@@ -45,7 +45,7 @@ class PipelineStack(Stack):
         pipeline = pipelines.CodePipeline(
             self, "Pipeline", synth=synth, cross_account_keys=False, pipeline_type=codepipeline.PipelineType.V2
         )
-        stage = LettaStage(self, config=config)
+        self.stage = stage = LettaStage(self, config=config)
         smoke = pipelines.CodeBuildStep(
             "SmokeTest",
             input=source,

@@ -1,11 +1,11 @@
-"""One deployable unit per environment: what `cdk deploy --all` and a CI pipeline both deploy."""
+"""One environment's two stacks: top-level in the app (what `cdk deploy --all` selects), or inside a
+Stage for CDK Pipelines. Both paths build the same stacks with the same names."""
 
 from __future__ import annotations
 
-import os
+from dataclasses import dataclass
 
-from aws_cdk import App, Environment, Stage, Tags, Validations
-from cdk_nag import AwsSolutionsChecks
+from aws_cdk import Environment, Stage, Tags
 from constructs import Construct
 
 from stacks.config import LettaConfig
@@ -13,45 +13,51 @@ from stacks.data_stack import DataStack
 from stacks.service_stack import ServiceStack
 
 
+@dataclass(frozen=True)
+class LettaStacks:
+    """The data stack (stateful) and the service stack (stateless) of one environment."""
+
+    data: DataStack
+    service: ServiceStack
+
+
+def add_letta_stacks(
+    scope: Construct, *, config: LettaConfig, env: Environment | None = None, top_level: bool
+) -> LettaStacks:
+    """Adds the environment's data and service stacks to `scope` (an App, or a Stage when not `top_level`).
+
+    Top-level stacks carry their CloudFormation name as construct id, so `cdk list` prints
+    `letta-<env>-data` and `letta-<env>-service` and `--all` selects both.
+    """
+    names = {part: f"{config.stage_name}-{part}" for part in ("data", "service")}
+    ids = names if top_level else {"data": "Data", "service": "Service"}
+    label = f"Letta on Aurora ({config.env}, {config.profile})"
+    data = DataStack(
+        scope,
+        ids["data"],
+        stack_name=names["data"],
+        description=f"{label}: network, database and every secret whose loss loses something",
+        config=config,
+        env=env,
+    )
+    service = ServiceStack(
+        scope,
+        ids["service"],
+        stack_name=names["service"],
+        description=f"{label}: the Letta API on ECS Fargate (stateless)",
+        config=config,
+        data=data.exports,
+        env=env,
+    )
+    for stack in (data, service):
+        Tags.of(stack).add("letta:env", config.env)
+        Tags.of(stack).add("letta:profile", config.profile)
+    return LettaStacks(data=data, service=service)
+
+
 class LettaStage(Stage):
-    """The data stack (stateful) and, beside it, the service stack (stateless) for one environment."""
+    """The same two stacks inside a Stage, for CDK Pipelines (`pipelines.CodePipeline.add_stage`)."""
 
     def __init__(self, scope: Construct, *, config: LettaConfig, env: Environment | None = None) -> None:
         super().__init__(scope, config.stage_name, env=env)
-        self.config = config
-        self.data = DataStack(
-            self,
-            "Data",
-            stack_name=f"{config.stage_name}-data",
-            description=f"Letta on Aurora ({config.env}, {config.profile}): network and database",
-            config=config,
-        )
-        self.service = ServiceStack(
-            self,
-            "Service",
-            stack_name=f"{config.stage_name}-service",
-            description=f"Letta on Aurora ({config.env}, {config.profile}): the Letta API on ECS Fargate",
-            config=config,
-            data=self.data,
-        )
-        Tags.of(self).add("letta:env", config.env)
-        Tags.of(self).add("letta:profile", config.profile)
-
-
-def compose(app: App, *, nag: bool = True) -> Construct:
-    """Builds the configured environment into `app`: its Stage, or with `pipeline=true` the pipeline stack
-    that deploys that Stage. With `nag`, synth fails on any unacknowledged AwsSolutions finding."""
-    from stacks.pipeline_stack import PipelineStack  # the pipeline module imports this one
-
-    config = LettaConfig.from_app(app)
-    # Region only, never an account: synth stays credential-free (no AZ lookups).
-    region = config.region or os.environ.get("CDK_DEFAULT_REGION")
-    env = Environment(region=region) if region else None
-    built: Construct
-    if config.pipeline:
-        built = PipelineStack(app, f"{config.stage_name}-pipeline", config=config, env=env)
-    else:
-        built = LettaStage(app, config=config, env=env)
-    if nag:
-        Validations.of(app).add_plugins(AwsSolutionsChecks(app, verbose=True))
-    return built
+        self.stacks = add_letta_stacks(self, config=config, top_level=False)

@@ -11,7 +11,8 @@ from typing import Any
 import aws_cdk as cdk
 from aws_cdk import assertions, cx_api
 
-from stacks.stage import LettaStage, compose
+from stacks.composition import compose
+from stacks.stage import LettaStacks
 
 ROOT = Path(__file__).resolve().parents[1]
 CDK_JSON_CONTEXT: dict[str, Any] = json.loads((ROOT / "cdk.json").read_text())["context"]
@@ -22,24 +23,23 @@ CLI_CONTEXT = {"aws:cdk:enable-path-metadata": True, "aws:cdk:enable-asset-metad
 @dataclass(frozen=True)
 class Synthesized:
     app: cdk.App
-    stage: LettaStage
-    assembly: cx_api.CloudAssembly
+    stacks: LettaStacks
     root: cx_api.CloudAssembly
 
     def template(self, stack: str) -> assertions.Template:
-        """`stack` is the stack's id in the stage: "Data" or "Service"."""
+        """`stack` is "Data" or "Service"."""
         return assertions.Template.from_stack(self.stack(stack))
 
     def stack(self, stack: str) -> cdk.Stack:
-        return self.stage.node.find_child(stack)
+        return {"Data": self.stacks.data, "Service": self.stacks.service}[stack]
 
     def templates(self) -> dict[str, dict[str, Any]]:
-        """Every template the stage synthesized, by stack name."""
-        return {s.stack_name: s.template for s in self.assembly.stacks}
+        """Every template of the environment's two stacks, by stack name."""
+        return {s.stack_name: s.template for s in self.root.stacks_recursively if s.stack_name in self.stack_names}
 
     @property
-    def outdir(self) -> Path:
-        return Path(self.assembly.directory)
+    def stack_names(self) -> set[str]:
+        return {self.stacks.data.stack_name, self.stacks.service.stack_name}
 
     @property
     def root_dir(self) -> Path:
@@ -52,11 +52,9 @@ def synthesize(overrides: dict[str, Any] | None = None, *, nag: bool = False) ->
     app = cdk.App(context={**CLI_CONTEXT, **CDK_JSON_CONTEXT, **(overrides or {})})
     built = compose(app, nag=nag)
     root = app.synth()
-    # With pipeline=true the Stage sits inside the pipeline stack.
-    stage = (
-        built if isinstance(built, LettaStage) else next(c for c in built.node.children if isinstance(c, LettaStage))
-    )
-    return Synthesized(app, stage, stage.synth(), root)
+    # With pipeline=true the stacks sit in a Stage inside the pipeline stack.
+    stacks = built if isinstance(built, LettaStacks) else built.stage.stacks
+    return Synthesized(app, stacks, root)
 
 
 def profile_context(name: str) -> dict[str, Any]:

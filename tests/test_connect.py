@@ -45,7 +45,7 @@ class FakeAws:
             service: boto3.client(
                 service, region_name="eu-west-1", aws_access_key_id="testing", aws_secret_access_key="testing"
             )
-            for service in ("cloudformation", "secretsmanager")
+            for service in ("cloudformation", "secretsmanager", "ecs", "ssm")
         }
         self.stubbers = {service: Stubber(client) for service, client in self.clients.items()}
 
@@ -286,6 +286,8 @@ def test_help_covers_every_flag(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 0
     for flag in ("--env", "--region", "--app", "--host", "--port", "--print", "--show-password", "--psql", "--"):
         assert flag in out
+    for flag in ("--tunnel", "--local-port", "--session-manager-plugin", "enable_ecs_exec"):
+        assert flag in out
     assert "PGPASSWORD" in out
     assert "db_allowed_cidrs" in out
 
@@ -331,3 +333,289 @@ def test_real_psql_insists_on_tls_stubbed(
     [result] = results
     assert result.returncode != 0
     assert "server does not support SSL, but SSL was required" in result.stderr
+
+
+# -- --tunnel: an SSM port forward through a running Letta task (ECS Exec) --------------------------------
+
+CLUSTER = "letta-dev-ClusterEB0386A7-AbCdEf"
+SERVICE = "letta-dev-service-LettaService-GhIjKl"
+TASK_ID = "0123456789abcdef0123456789abcdef"
+TASK_ARN = f"arn:aws:ecs:eu-west-1:123456789012:task/{CLUSTER}/{TASK_ID}"
+RUNTIME_ID = f"{TASK_ID}-1234567890"
+SESSION = {"SessionId": "operator-0a1b2c3d4e5f", "TokenValue": "session-token-AbCdEf", "StreamUrl": "wss://x"}
+
+# Stands in for the Session Manager plugin: records how it was called, listens on the local port the way
+# the real one does, and stops on SIGTERM (or exits at once with FAKE_PLUGIN_FAIL, or after FAKE_PLUGIN_LIFE).
+FAKE_PLUGIN = """\
+import json, os, signal, socket, sys, threading
+if sys.argv[1:] == ["--version"]:
+    print(os.environ.get("FAKE_PLUGIN_VERSION", "1.2.707.0"))
+    sys.exit(0)
+record = {"argv": sys.argv, "env": os.environ.get("AWS_SSM_START_SESSION_RESPONSE")}
+with open(os.environ["FAKE_PLUGIN_RECORD"], "w") as out:
+    json.dump(record, out)
+if os.environ.get("FAKE_PLUGIN_FAIL"):
+    sys.exit(255)
+port = int(json.loads(sys.argv[5])["Parameters"]["localPortNumber"][0])
+server = socket.create_server(("127.0.0.1", port))
+def terminated(*_):
+    with open(os.environ["FAKE_PLUGIN_RECORD"] + ".terminated", "w"):
+        pass
+    os._exit(0)
+signal.signal(signal.SIGTERM, terminated)
+if os.environ.get("FAKE_PLUGIN_LIFE"):
+    threading.Timer(float(os.environ["FAKE_PLUGIN_LIFE"]), lambda: os._exit(0)).start()
+print("Waiting for connections...", flush=True)
+while True:
+    server.accept()[0].close()
+"""
+
+# Stands in for psql: records its argv, PGPASSWORD and whether the tunnel's local port answers; exits 7.
+FAKE_PSQL = """\
+import json, os, socket, sys
+conninfo = dict(pair.split("=", 1) for pair in sys.argv[1].split())
+try:
+    socket.create_connection((conninfo["host"], int(conninfo["port"])), timeout=5).close()
+    port_open = True
+except OSError:
+    port_open = False
+with open(os.environ["FAKE_PSQL_RECORD"], "w") as out:
+    json.dump({"argv": sys.argv, "password": os.environ.get("PGPASSWORD"), "port_open": port_open}, out)
+sys.exit(7)
+"""
+
+
+def python_script(path: Path, source: str) -> str:
+    path.write_text(f"#!{sys.executable}\n{source}")
+    path.chmod(0o755)
+    return str(path)
+
+
+@pytest.fixture(name="tunnel_tools")
+def tunnel_tools_fixture(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
+    """Fake plugin and psql (real processes), with the files they record into."""
+    records = {"plugin_record": tmp_path / "plugin.json", "psql_record": tmp_path / "psql.json"}
+    monkeypatch.setenv("FAKE_PLUGIN_RECORD", str(records["plugin_record"]))
+    monkeypatch.setenv("FAKE_PSQL_RECORD", str(records["psql_record"]))
+    for name in ("FAKE_PLUGIN_FAIL", "FAKE_PLUGIN_LIFE", "FAKE_PLUGIN_VERSION", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    return {
+        "plugin": Path(python_script(tmp_path / "session-manager-plugin", FAKE_PLUGIN)),
+        "psql": Path(python_script(tmp_path / "psql", FAKE_PSQL)),
+        **records,
+    }
+
+
+def tunnel_argv(tools: Mapping[str, Path], *extra: str) -> list[str]:
+    return ["--tunnel", "--session-manager-plugin", str(tools["plugin"]), "--psql", str(tools["psql"]), *extra]
+
+
+def service_stack(aws: FakeAws) -> None:
+    aws.stack("letta-dev-service", {"ClusterName": CLUSTER, "ServiceName": SERVICE, "ApiUrl": "http://x"})
+
+
+def ecs_service(aws: FakeAws, *, exec_enabled: bool = True) -> None:
+    aws.stubbers["ecs"].add_response(
+        "describe_services",
+        {"services": [{"serviceName": SERVICE, "enableExecuteCommand": exec_enabled}]},
+        {"cluster": CLUSTER, "services": [SERVICE]},
+    )
+
+
+def ecs_tasks(aws: FakeAws, *, task_exec: bool = True, agent: str = "RUNNING", arns: list[str] | None = None) -> None:
+    arns = [TASK_ARN] if arns is None else arns
+    aws.stubbers["ecs"].add_response(
+        "list_tasks",
+        {"taskArns": arns},
+        {"cluster": CLUSTER, "serviceName": SERVICE, "desiredStatus": "RUNNING"},
+    )
+    if not arns:
+        return
+    container = {
+        "name": "Letta",
+        "runtimeId": RUNTIME_ID,
+        "lastStatus": "RUNNING",
+        "managedAgents": [{"name": "ExecuteCommandAgent", "lastStatus": agent}],
+    }
+    aws.stubbers["ecs"].add_response(
+        "describe_tasks",
+        {
+            "tasks": [
+                {
+                    "taskArn": TASK_ARN,
+                    "lastStatus": "RUNNING",
+                    "enableExecuteCommand": task_exec,
+                    "containers": [container],
+                }
+            ]
+        },
+        {"cluster": CLUSTER, "tasks": arns},
+    )
+
+
+def session_expected(local_port: int) -> dict[str, Any]:
+    return {
+        "Target": f"ecs:{CLUSTER}_{TASK_ID}_{RUNTIME_ID}",
+        "DocumentName": "AWS-StartPortForwardingSessionToRemoteHost",
+        "Parameters": {"host": [ENDPOINT], "portNumber": ["5432"], "localPortNumber": [str(local_port)]},
+    }
+
+
+def ssm_session(aws: FakeAws, local_port: int, *, terminate: bool = True) -> None:
+    aws.stubbers["ssm"].add_response("start_session", dict(SESSION), session_expected(local_port))
+    if terminate:
+        aws.stubbers["ssm"].add_response(
+            "terminate_session", {"SessionId": SESSION["SessionId"]}, {"SessionId": SESSION["SessionId"]}
+        )
+
+
+def a_whole_tunnel(aws: FakeAws, local_port: int) -> None:
+    aws.stack()
+    aws.secret(MASTER_SECRET_ARN, master_secret())
+    service_stack(aws)
+    ecs_service(aws)
+    ecs_tasks(aws)
+    ssm_session(aws, local_port)
+
+
+def test_tunnel_runs_psql_through_a_letta_task_stubbed(
+    aws: FakeAws, tunnel_tools: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    port = connect.free_local_port()
+    a_whole_tunnel(aws, port)
+    code, out, err = run(
+        capsys, *tunnel_argv(tunnel_tools, "--local-port", str(port), "--", "-c", "SELECT 1"), client_factory=aws
+    )
+    assert code == 7  # psql's own exit code
+    psql = json.loads(tunnel_tools["psql_record"].read_text())
+    assert psql["argv"][1:] == [
+        f"host=127.0.0.1 port={port} dbname=letta user=postgres sslmode=require",
+        "-c",
+        "SELECT 1",
+    ]
+    assert psql["password"] == MASTER_PASSWORD and psql["port_open"]
+    plugin = json.loads(tunnel_tools["plugin_record"].read_text())
+    # As `aws ssm start-session` calls it, the session token in its environment, not on its command line.
+    assert plugin["argv"][1:] == [
+        "AWS_SSM_START_SESSION_RESPONSE",
+        "eu-west-1",
+        "StartSession",
+        "",
+        json.dumps(session_expected(port)),
+        "https://ssm.eu-west-1.amazonaws.com",
+    ]
+    assert json.loads(plugin["env"]) == SESSION
+    assert Path(f"{tunnel_tools['plugin_record']}.terminated").exists()  # the plugin was stopped
+    assert MASTER_PASSWORD not in out + err
+    assert f"through task {TASK_ID}" in err
+    for stubber in aws.stubbers.values():
+        stubber.assert_no_pending_responses()  # the session was terminated on AWS's side too
+
+
+def test_an_old_plugin_gets_the_session_on_its_command_line_stubbed(
+    aws: FakeAws, tunnel_tools: dict[str, Path], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("FAKE_PLUGIN_VERSION", "1.2.497.0")
+    port = connect.free_local_port()
+    a_whole_tunnel(aws, port)
+    code, _, _ = run(capsys, *tunnel_argv(tunnel_tools, "--local-port", str(port)), client_factory=aws)
+    assert code == 7
+    plugin = json.loads(tunnel_tools["plugin_record"].read_text())
+    assert json.loads(plugin["argv"][1]) == SESSION and plugin["env"] is None
+
+
+def test_tunnel_print_holds_the_tunnel_until_it_closes_stubbed(
+    aws: FakeAws, tunnel_tools: dict[str, Path], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("FAKE_PLUGIN_LIFE", "1")
+    port = connect.free_local_port()
+    a_whole_tunnel(aws, port)
+    code, out, err = run(capsys, *tunnel_argv(tunnel_tools, "--local-port", str(port), "--print"), client_factory=aws)
+    assert code == 0
+    assert out == f"postgresql://postgres:****@127.0.0.1:{port}/letta?sslmode=require\n"
+    assert "tunnel open; Ctrl-C closes it" in err
+    assert not tunnel_tools["psql_record"].exists()
+
+
+def test_tunnel_without_the_plugin_says_what_to_install_before_any_aws_call_stubbed(
+    aws: FakeAws, tunnel_tools: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["--tunnel", "--session-manager-plugin", str(tmp_path / "nowhere" / "session-manager-plugin")]
+    code, out, err = run(capsys, *argv, client_factory=aws)
+    assert (code, out, aws.calls) == (connect.EXIT_TUNNEL, "", [])
+    assert "--tunnel needs the Session Manager plugin for the AWS CLI" in err
+    assert "session-manager-working-with-install-plugin" in err
+
+
+def test_tunnel_with_ecs_exec_off_names_the_config_key_stubbed(
+    aws: FakeAws, tunnel_tools: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    aws.stack()
+    aws.secret(MASTER_SECRET_ARN, master_secret())
+    service_stack(aws)
+    ecs_service(aws, exec_enabled=False)
+    code, _, err = run(capsys, *tunnel_argv(tunnel_tools), client_factory=aws)
+    assert code == connect.EXIT_TUNNEL
+    assert f"connect.py: error: ECS Exec is off for service {SERVICE}: set enable_ecs_exec to true" in err
+    assert not tunnel_tools["plugin_record"].exists()  # no session was started
+
+
+@pytest.mark.parametrize(
+    ("tasks", "message"),
+    [
+        ({"arns": []}, f"no running task in service {SERVICE} to tunnel through"),
+        (
+            {"task_exec": False},
+            f"task {TASK_ID} started before ECS Exec was on: replace it with `aws ecs update-service",
+        ),
+        ({"agent": "PENDING"}, f"the ECS Exec agent of task {TASK_ID} is PENDING"),
+    ],
+)
+def test_tunnel_says_why_no_task_can_carry_it_stubbed(
+    aws: FakeAws, tunnel_tools: dict[str, Path], tasks: dict[str, Any], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    aws.stack()
+    aws.secret(MASTER_SECRET_ARN, master_secret())
+    service_stack(aws)
+    ecs_service(aws)
+    ecs_tasks(aws, **tasks)
+    code, _, err = run(capsys, *tunnel_argv(tunnel_tools), client_factory=aws)
+    assert code == connect.EXIT_TUNNEL
+    assert message in err
+
+
+def test_tunnel_refused_by_ssm_stubbed(
+    aws: FakeAws, tunnel_tools: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    aws.stack()
+    aws.secret(MASTER_SECRET_ARN, master_secret())
+    service_stack(aws)
+    ecs_service(aws)
+    ecs_tasks(aws)
+    aws.stubbers["ssm"].add_client_error(
+        "start_session",
+        service_error_code="AccessDeniedException",
+        service_message="User is not authorized to perform: ssm:StartSession",
+        http_status_code=400,
+    )
+    code, _, err = run(capsys, *tunnel_argv(tunnel_tools), client_factory=aws)
+    assert code == connect.EXIT_TUNNEL
+    assert "SSM refused a port-forwarding session to ecs:" in err and "ssm:StartSession" in err
+
+
+def test_a_plugin_that_dies_closes_the_session_stubbed(
+    aws: FakeAws, tunnel_tools: dict[str, Path], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("FAKE_PLUGIN_FAIL", "1")
+    port = connect.free_local_port()
+    a_whole_tunnel(aws, port)
+    code, _, err = run(capsys, *tunnel_argv(tunnel_tools, "--local-port", str(port)), client_factory=aws)
+    assert code == connect.EXIT_TUNNEL
+    assert "session-manager-plugin exited with code 255 before the tunnel opened" in err
+    assert not tunnel_tools["psql_record"].exists()
+    aws.stubbers["ssm"].assert_no_pending_responses()  # terminate_session was called
+
+
+def test_local_port_needs_tunnel(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "--local-port", "15432")
+    assert code == 2 and "--local-port only goes with --tunnel" in err

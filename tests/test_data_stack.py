@@ -82,21 +82,22 @@ def test_tls_is_forced_by_the_clusters_own_parameter_group() -> None:
     assert only(template, "AWS::RDS::DBCluster")["Properties"]["DBClusterParameterGroupName"] == {"Ref": group_id}
 
 
-def test_master_credentials_are_generated_with_a_uri_safe_alphabet() -> None:
-    from stacks.pgvector.runtime.pgvector_bootstrap.connection_string import ALLOWED_PASSWORD_CHARS
-
+def test_rds_manages_and_rotates_the_master_password() -> None:
     template = data()
+    cluster = only(template, "AWS::RDS::DBCluster")["Properties"]
+    assert cluster["ManageMasterUserPassword"] is True
+    assert cluster["MasterUsername"] == "postgres"
+    assert "MasterUserPassword" not in cluster
+    # No master secret of our own: RDS creates, rotates and deletes it with the cluster.
     secrets = resources(template, "AWS::SecretsManager::Secret")
-    master = [s for s in secrets.values() if '"username":"postgres"' in json_of(s)]
-    assert len(master) == 1
-    generator = master[0]["Properties"]["GenerateSecretString"]
-    excluded = set(generator["ExcludeCharacters"])
-    # Every punctuation mark Secrets Manager could draw is either allowed in the URI or excluded.
-    import string
+    assert not [s for s in secrets.values() if '"username":"postgres"' in json_of(s)]
+    # The bootstrap reaches the database with the managed secret.
+    bootstrap = only(template, "Custom::PgvectorBootstrap")["Properties"]
+    assert bootstrap["MasterSecretArn"] == {"Fn::GetAtt": [cluster_id(template), "MasterUserSecret.SecretArn"]}
 
-    assert set(string.punctuation) - excluded <= set(ALLOWED_PASSWORD_CHARS)
-    assert {"@", "/", "?", "#", "%", "=", ":", "[", "]"} <= excluded
-    assert "Name" not in master[0]["Properties"], "a fixed secret name breaks redeploys after destroy"
+
+def cluster_id(template: Any) -> str:
+    return next(iter(resources(template, "AWS::RDS::DBCluster")))
 
 
 def json_of(value: Any) -> str:

@@ -1,4 +1,5 @@
-"""`cdk destroy` leaves nothing behind: every resource of both stacks, both profiles, is walked."""
+"""`cdk destroy` leaves nothing behind in dev and keeps the data in prod: every resource of both stacks, both
+profiles, is walked."""
 
 from __future__ import annotations
 
@@ -6,18 +7,30 @@ import pytest
 
 from tests.cdk_app import profile_context, synthesized
 
-# What each profile promises on destroy for the one resource that holds data.
-CLUSTER_POLICY = {"dev": "Delete", "prod": "Snapshot"}
+# What each profile promises on destroy for what holds data: the cluster, and the data stack's secrets (the
+# logins, the connection string, the encryption key Letta's stored secrets need, the keys clients hold).
+KEPT = {
+    "dev": {"AWS::RDS::DBCluster": "Delete", "AWS::SecretsManager::Secret": "Delete"},
+    "prod": {"AWS::RDS::DBCluster": "Snapshot", "AWS::SecretsManager::Secret": "Retain"},
+}
 
 
 @pytest.mark.parametrize("profile", ["dev", "prod"])
-def test_every_resource_is_deleted_except_prods_final_snapshot(profile: str) -> None:
-    for name, template in synthesized(**profile_context(profile)).templates().items():
+def test_every_resource_is_deleted_except_what_prod_keeps(profile: str) -> None:
+    templates = synthesized(**profile_context(profile)).templates()
+    kept = []
+    for name, template in templates.items():
         for logical_id, resource in template["Resources"].items():
             policy = resource.get("DeletionPolicy", "Delete")
-            expected = CLUSTER_POLICY[profile] if resource["Type"] == "AWS::RDS::DBCluster" else "Delete"
+            expected = KEPT[profile].get(resource["Type"], "Delete")
             assert policy == expected, f"{name}/{logical_id} ({resource['Type']}): {policy}"
+            # The same on replacement: an update that replaced the cluster or a secret keeps the old one in prod.
             assert resource.get("UpdateReplacePolicy", expected) == expected, f"{name}/{logical_id}"
+            kept += [logical_id] if policy != "Delete" else []
+    # Every secret is the data stack's: the service stack holds nothing whose loss loses anything.
+    service = templates["letta-dev-service"]["Resources"].values()
+    assert not [r for r in service if r["Type"] == "AWS::SecretsManager::Secret"]
+    assert len(kept) == (0 if profile == "dev" else 6)  # cluster, app login, URI, password, key, LLM keys
 
 
 @pytest.mark.parametrize("profile", ["dev", "prod"])

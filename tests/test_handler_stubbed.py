@@ -30,7 +30,9 @@ from tests.fixtures_postgres import (  # noqa: F401
     app_role_fixture,
     embedded_postgres_fixture,
     fresh_database_fixture,
+    generate_password,
     sql_files_fixture,
+    unique_role,
 )
 
 ACCOUNT = "123456789012"
@@ -70,7 +72,9 @@ def stubber(secretsmanager: Any) -> Iterator[Stubber]:
         stub.assert_no_pending_responses()
 
 
-def event(request_type: str, pg: EmbeddedPostgres, database: str, files: list[SqlFile]) -> dict[str, Any]:
+def event(
+    request_type: str, pg: EmbeddedPostgres, database: str, files: list[SqlFile], app_role: str = "letta_app"
+) -> dict[str, Any]:
     """A custom-resource event as CloudFormation sends it (every scalar property a string)."""
     body: dict[str, Any] = {
         "RequestType": request_type,
@@ -86,6 +90,7 @@ def event(request_type: str, pg: EmbeddedPostgres, database: str, files: list[Sq
             "AppSecretArn": APP_SECRET_ARN,
             "ConnectionSecretArn": CONNECTION_SECRET_ARN,
             "Database": database,
+            "AppRole": app_role,
             "Host": "127.0.0.1",
             "Port": str(pg.port),
             "SqlFiles": [{"name": f.name, "sql": f.text} for f in files],
@@ -154,7 +159,7 @@ def test_create_then_update_stubbed(
         stub_put_uri(stubber, uri)  # the Stubber fails the call unless SecretString is exactly this
         started = time.monotonic()
         result = handler.on_event(
-            event(request_type, embedded_postgres, fresh_database, sql_files),
+            event(request_type, embedded_postgres, fresh_database, sql_files, app_role),
             FakeContext(remaining_ms=600_000),
             secretsmanager=secretsmanager,
             executor_factory=recorder,
@@ -182,6 +187,61 @@ def test_create_then_update_stubbed(
     assert all(t < 10 for t in timings), timings
 
 
+def test_renaming_the_app_role_keeps_letta_tables_and_redeploys_the_uri_stubbed(
+    embedded_postgres: EmbeddedPostgres,
+    fresh_database: str,
+    app_password: str,
+    sql_files: list[SqlFile],
+    stubber: Stubber,
+    secretsmanager: Any,
+) -> None:
+    old, new = unique_role("letta_old"), unique_role("letta_new")
+    new_password = generate_password()
+    recorder = Recorder(embedded_postgres)
+    stub_app_secret(stubber, {"username": old, "password": app_password})
+    stub_put_uri(stubber, f"postgresql://{old}:{app_password}@127.0.0.1:{embedded_postgres.port}/{fresh_database}")
+    create = event("Create", embedded_postgres, fresh_database, sql_files, old)
+    handler.on_event(create, FakeContext(), secretsmanager=secretsmanager, executor_factory=recorder)
+    old_uri = f"postgresql://{old}:{app_password}@127.0.0.1:{embedded_postgres.port}/{fresh_database}"
+    with psycopg.connect(old_uri, autocommit=True) as conn:  # what Letta's migrations do as the app role
+        conn.execute("CREATE TABLE agents (id text PRIMARY KEY)")
+    # The rename changes the secret's generator: CloudFormation generated a new password for the new name.
+    new_uri = f"postgresql://{new}:{new_password}@127.0.0.1:{embedded_postgres.port}/{fresh_database}"
+    stub_app_secret(stubber, {"username": new, "password": new_password})
+    stub_put_uri(stubber, new_uri)
+    update = event("Update", embedded_postgres, fresh_database, sql_files, new)
+    update["OldResourceProperties"] = create["ResourceProperties"]
+    result = handler.on_event(update, FakeContext(), secretsmanager=secretsmanager, executor_factory=recorder)
+    assert result["PhysicalResourceId"] == handler.physical_id(CLUSTER_ARN, fresh_database)
+    with psycopg.connect(new_uri) as conn:
+        owner = conn.execute("SELECT tableowner FROM pg_tables WHERE tablename = 'agents'").fetchone()
+        assert owner == (new,)
+        assert conn.execute("SELECT count(*) FROM agents").fetchone() == (0,)
+    with psycopg.connect(embedded_postgres.dsn(fresh_database)) as conn:
+        assert conn.execute("SELECT count(*) FROM pg_roles WHERE rolname = %s", (old,)).fetchone() == (0,)
+
+
+def test_renaming_onto_an_existing_role_is_refused_stubbed(
+    embedded_postgres: EmbeddedPostgres,
+    fresh_database: str,
+    app_password: str,
+    sql_files: list[SqlFile],
+    stubber: Stubber,
+    secretsmanager: Any,
+) -> None:
+    old, new = unique_role("letta_old"), unique_role("letta_new")
+    with psycopg.connect(embedded_postgres.dsn(fresh_database), autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE {old} LOGIN")
+        conn.execute(f"CREATE ROLE {new} LOGIN")
+    stub_app_secret(stubber, {"username": new, "password": app_password})
+    update = event("Update", embedded_postgres, fresh_database, sql_files, new)
+    update["OldResourceProperties"] = {**update["ResourceProperties"], "AppRole": old}
+    with pytest.raises(BootstrapError, match=f"cannot rename the app role '{old}' to '{new}': both roles exist"):
+        handler.on_event(
+            update, FakeContext(), secretsmanager=secretsmanager, executor_factory=Recorder(embedded_postgres)
+        )
+
+
 def test_physical_id_is_stable_and_specific_stubbed() -> None:
     first = handler.physical_id(CLUSTER_ARN, "letta")
     assert first == handler.physical_id(CLUSTER_ARN, "letta")
@@ -202,7 +262,7 @@ def test_delete_does_nothing_stubbed(
     stub_app_secret(stubber, {"username": app_role, "password": app_password})
     stub_put_uri(stubber, f"postgresql://{app_role}:{app_password}@127.0.0.1:{embedded_postgres.port}/{fresh_database}")
     recorder = Recorder(embedded_postgres)
-    create = event("Create", embedded_postgres, fresh_database, sql_files)
+    create = event("Create", embedded_postgres, fresh_database, sql_files, app_role)
     handler.on_event(create, FakeContext(), secretsmanager=secretsmanager, executor_factory=recorder)
 
     delete = event("Delete", embedded_postgres, fresh_database, sql_files)
@@ -238,7 +298,7 @@ def test_a_failing_file_fails_the_resource_without_writing_the_uri_stubbed(
     files = [*sql_files, SqlFile("003_broken.sql", "GRANT NOTHING TO nobody_at_all;")]
     with pytest.raises(BootstrapError) as error:
         handler.on_event(
-            event("Update", embedded_postgres, fresh_database, files),
+            event("Update", embedded_postgres, fresh_database, files, app_role),
             FakeContext(),
             secretsmanager=secretsmanager,
             executor_factory=Recorder(embedded_postgres),

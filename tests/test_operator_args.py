@@ -37,6 +37,7 @@ ARGUMENT_ERRORS: list[tuple[str, list[str], int, str]] = [
     ("connect.py", ["--port", "65536"], 2, "port number from 1 to 65535"),
     ("connect.py", ["--port", "http"], 2, "port number from 1 to 65535"),
     ("connect.py", ["--region", "mars"], 2, "not an AWS region name"),
+    ("connect.py", ["--tunnel", "--local-port", "99999"], 2, "port number from 1 to 65535"),
     ("connect.py", ["--env", "Dev"], 2, "config 'env' = 'Dev'"),
     ("connect.py", ["--show-password"], 2, "--show-password only goes with --print"),
     ("connect.py", ["stray"], 2, "arguments for psql go after --"),

@@ -44,26 +44,33 @@ def test_letta_pg_uri_is_injected_as_a_secret_from_the_connection_string() -> No
     assert "LETTA_PG_URI" in secrets
     uri_source = json.dumps(secrets["LETTA_PG_URI"])
     assert "ConnectionString" in uri_source and ":uri::" in uri_source
-    for name in ("LETTA_SERVER_PASSWORD", "LETTA_ENCRYPTION_KEY", "OPENAI_API_KEY", "ANTHROPIC_API_KEY"):
-        assert name in secrets
+    assert set(secrets) == {"LETTA_PG_URI", "LETTA_SERVER_PASSWORD", "LETTA_ENCRYPTION_KEY", "LETTA_LLM_KEYS"}
+    # The LLM keys arrive as the whole JSON object: a provider whose key is not stored yet cannot stop a task.
+    assert secrets["LETTA_LLM_KEYS"] == {"Fn::ImportValue": json.dumps(secrets["LETTA_LLM_KEYS"]).split('"')[3]}
     environment = {e["Name"]: e["Value"] for e in letta.get("Environment", [])}
     # The image ignores the separate parts and would silently fall back to an in-container Postgres.
     assert not [name for name in environment if name.startswith("LETTA_PG")]
-    assert environment == {"SECURE": "true", "LETTA_SERVER_SECURE": "true"}
+    assert environment == {
+        "SECURE": "true",
+        "LETTA_SERVER_SECURE": "true",
+        "LETTA_LLM_KEY_MAP": json.dumps({"ANTHROPIC_API_KEY": "ANTHROPIC_API_KEY", "OPENAI_API_KEY": "OPENAI_API_KEY"}),
+    }
 
 
 def test_container_starts_letta_through_the_log_filter() -> None:
     letta = container(service())
-    assert letta["Command"] == start_command()
+    assert letta["Command"] == start_command(masked_env_vars=sorted(s["Name"] for s in letta["Secrets"]))
     assert letta["LogConfiguration"]["LogDriver"] == "awslogs"
 
 
-def test_service_waits_for_the_pgvector_bootstrap() -> None:
+def test_service_stack_deploys_after_the_data_stack_and_its_bootstrap() -> None:
+    # The bootstrap is a resource of the data stack, so the data stack is complete only after it ran; the
+    # service stack depends on the data stack (it imports its network and secrets), so it comes after.
+    stacks = synthesized().stacks
+    assert stacks.data in stacks.service.dependencies
     labels = container(service())["DockerLabels"]
-    # An import of the data stack's PgvectorVersion output: the service exists only after the bootstrap ran.
-    assert "Fn::ImportValue" in json.dumps(labels["letta-aurora.pgvector-version"])
-    stage = synthesized().stage
-    assert stage.data in stage.service.dependencies
+    # A literal, not an import: a changing custom-resource attribute must never be exported.
+    assert isinstance(labels["letta-aurora.connection-revision"], str)
 
 
 def test_tasks_join_the_app_security_group_the_database_admits() -> None:
@@ -134,7 +141,8 @@ def test_deployments_roll_back_instead_of_hanging() -> None:
 def test_first_deployment_starts_one_task_and_scaling_follows_it() -> None:
     for profile, (low, high) in (("dev", (1, 2)), ("prod", (2, 4))):
         template = service(**profile_context(profile))
-        assert only(template, "AWS::ECS::Service")["Properties"]["DesiredCount"] == 1
+        # No DesiredCount: CloudFormation starts one task on create and never resets the count on update.
+        assert "DesiredCount" not in only(template, "AWS::ECS::Service")["Properties"]
         target = only(template, "AWS::ApplicationAutoScaling::ScalableTarget")
         assert (target["Properties"]["MinCapacity"], target["Properties"]["MaxCapacity"]) == (low, high)
         # The target names the service, so CloudFormation creates it only once that one task is healthy.
@@ -175,11 +183,14 @@ def test_log_group_is_the_stacks_with_retention() -> None:
 
 def test_existing_llm_secret_is_used_with_the_configured_keys() -> None:
     arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:llm-keys-AbCdEf"
-    template = service(llm_secret_arn=arn, llm_secret_keys='{"OPENAI_API_KEY": "openai"}')
-    assert resources(template, "AWS::SecretsManager::Secret").keys().isdisjoint({"LlmKeys"})
-    secrets = {s["Name"]: s["ValueFrom"] for s in container(template)["Secrets"]}
-    assert secrets["OPENAI_API_KEY"] == f"{arn}:openai::"
-    assert "ANTHROPIC_API_KEY" not in secrets
+    synth = synthesized(llm_secret_arn=arn, llm_secret_keys='{"OPENAI_API_KEY": "openai"}')
+    data = synth.template("Data").to_json()
+    assert not [k for k in resources(data, "AWS::SecretsManager::Secret") if k.startswith("SecretsLlmKeys")]
+    letta = container(synth.template("Service").to_json())
+    secrets = {s["Name"]: s["ValueFrom"] for s in letta["Secrets"]}
+    assert secrets["LETTA_LLM_KEYS"] == arn
+    environment = {e["Name"]: e["Value"] for e in letta["Environment"]}
+    assert json.loads(environment["LETTA_LLM_KEY_MAP"]) == {"OPENAI_API_KEY": "openai"}
 
 
 def test_alarms_only_in_prod_and_cover_service_and_aurora() -> None:
@@ -201,15 +212,13 @@ def test_alarms_only_in_prod_and_cover_service_and_aurora() -> None:
 
 def test_outputs_give_url_secret_arns_log_group_and_the_commands() -> None:
     outputs = service()["Outputs"]
-    for name in (
-        "ApiUrl",
-        "ServerPasswordSecretArn",
-        "LlmKeysSecretArn",
-        "LogGroupName",
-        "SetLlmKeysCommand",
-        "RedeployCommand",
-    ):
+    for name in ("ApiUrl", "LogGroupName", "ClusterName", "ServiceName", "RedeployCommand"):
         assert name in outputs, name
-    assert "aws secretsmanager put-secret-value" in json.dumps(outputs["SetLlmKeysCommand"])
+    assert "aws ecs update-service" in json.dumps(outputs["RedeployCommand"])
+    # What clients and the operator hold lives with the data.
+    data_outputs = synthesized().template("Data").to_json()["Outputs"]
+    for name in ("ServerPasswordSecretArn", "LlmKeysSecretArn", "SetLlmKeysCommand", "ConnectionSecretArn"):
+        assert name in data_outputs, name
+    assert "aws secretsmanager put-secret-value" in json.dumps(data_outputs["SetLlmKeysCommand"])
     assert "--force-new-deployment" in json.dumps(outputs["RedeployCommand"])
     assert "http://" in json.dumps(outputs["ApiUrl"])

@@ -219,14 +219,25 @@ def test_target_from_stack_outputs_and_password_secret_stubbed() -> None:
                         "StackName": "letta-dev-service",
                         "CreationTime": "2026-11-25T00:00:00Z",
                         "StackStatus": "CREATE_COMPLETE",
-                        "Outputs": [
-                            {"OutputKey": "ApiUrl", "OutputValue": "http://letta.example"},
-                            {"OutputKey": "ServerPasswordSecretArn", "OutputValue": arn},
-                        ],
+                        "Outputs": [{"OutputKey": "ApiUrl", "OutputValue": "http://letta.example"}],
                     }
                 ]
             },
             {"StackName": "letta-dev-service"},
+        )
+        cfn_stub.add_response(
+            "describe_stacks",
+            {
+                "Stacks": [
+                    {
+                        "StackName": "letta-dev-data",
+                        "CreationTime": "2026-11-25T00:00:00Z",
+                        "StackStatus": "CREATE_COMPLETE",
+                        "Outputs": [{"OutputKey": "ServerPasswordSecretArn", "OutputValue": arn}],
+                    }
+                ]
+            },
+            {"StackName": "letta-dev-data"},
         )
         secrets_stub.add_response(
             "get_secret_value", {"SecretString": json.dumps({"password": TOKEN})}, {"SecretId": arn}

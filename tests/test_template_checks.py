@@ -93,11 +93,10 @@ def test_cdk_nag_would_catch_an_unacknowledged_finding() -> None:
 def warnings(overrides: dict[str, object]) -> list[str]:
     synth = synthesized(**overrides)
     found = []
-    for stack in synth.stage.node.children:
-        if isinstance(stack, cdk.Stack):
-            annotations = Annotations.from_stack(stack)
-            assert annotations.find_error("*", Match.any_value()) == [], stack.stack_name
-            found += [str(w.entry.data) for w in annotations.find_warning("*", Match.any_value())]
+    for stack in (synth.stacks.data, synth.stacks.service):
+        annotations = Annotations.from_stack(stack)
+        assert annotations.find_error("*", Match.any_value()) == [], stack.stack_name
+        found += [str(w.entry.data) for w in annotations.find_warning("*", Match.any_value())]
     return found
 
 

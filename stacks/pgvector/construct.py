@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 
 from aws_cdk import CustomResource, Duration, RemovalPolicy, Stack
@@ -34,7 +36,9 @@ class PgvectorBootstrap(Construct):
     is idempotent). Delete leaves the data alone.
 
     Exposes `app_secret` (the app role's generated credentials), `connection_secret` (key `uri`, what the
-    service injects as LETTA_PG_URI) and `pgvector_version` (the installed extension version).
+    service injects as LETTA_PG_URI), `pgvector_version` (the installed extension version, for outputs only:
+    it changes on an extension update, so no other stack may import it) and `connection_revision` (a
+    synth-time digest of what the URI is made of).
     """
 
     def __init__(
@@ -48,17 +52,22 @@ class PgvectorBootstrap(Construct):
         database_name: str,
         app_role: str,
         log_retention: logs.RetentionDays,
+        app_password_generation: int = 1,
+        secret_removal_policy: RemovalPolicy = RemovalPolicy.DESTROY,
         sql_dir: Path = SQL_DIR,
     ) -> None:
         super().__init__(scope, id)
         files = load_sql_files(sql_dir)
         if not files:
             raise ValueError(f"no *.sql files in {sql_dir}: the bootstrap would have nothing to apply")
+        # The generator is the app password's only source: it changes exactly when the role is renamed or the
+        # operator bumps `app_password_generation`, and then CloudFormation generates a new password.
+        app_fields = {"username": app_role, "generation": str(app_password_generation)}
         self.app_secret = generated_secret(
             self,
             "AppCredentials",
             description=f"Login of the Letta app role '{app_role}' (generated; letters and digits only)",
-            fields={"username": app_role},
+            fields=app_fields,
             key="password",
         )
         # A placeholder the bootstrap overwrites with {"uri": ...}.
@@ -69,6 +78,11 @@ class PgvectorBootstrap(Construct):
             fields={"uri": ""},
             key="placeholder",
         )
+        for secret in (self.app_secret, self.connection_secret):
+            secret.apply_removal_policy(secret_removal_policy)
+        # Everything the URI is made of that a config change can alter (the host changes only with the cluster).
+        uri_inputs = {"role": app_role, "database": database_name, "password": app_fields}
+        self.connection_revision = hashlib.sha256(json.dumps(uri_inputs, sort_keys=True).encode()).hexdigest()[:16]
         acknowledge(
             self.app_secret,
             "AwsSolutions-SMG4",
@@ -97,6 +111,10 @@ class PgvectorBootstrap(Construct):
                 "AppSecretArn": self.app_secret.secret_arn,
                 "ConnectionSecretArn": self.connection_secret.secret_arn,
                 "Database": database_name,
+                # The role and the password's generator are properties so that changing either re-runs the
+                # bootstrap (a rename renames the role, keeping Letta's tables; a new password is set).
+                "AppRole": app_role,
+                "AppSecretGenerator": json.dumps(app_fields, sort_keys=True),
                 "Host": cluster.cluster_endpoint.hostname,
                 "Port": str(cluster.cluster_endpoint.port),
                 "SqlFiles": [{"name": f.name, "sql": f.text} for f in files],

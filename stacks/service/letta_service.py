@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 
 from aws_cdk import Annotations, Duration, RemovalPolicy
@@ -13,9 +14,8 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
-from stacks.generated_secret import generated_secret
 from stacks.nag import acknowledge
-from stacks.service.log_filter import start_command
+from stacks.service.log_filter import LLM_KEY_MAP_VAR, LLM_KEYS_VAR, start_command
 
 LETTA_PORT = 8283
 # The trailing slash matters: /v1/health answers 307, which a target-group check counts as unhealthy.
@@ -34,7 +34,7 @@ class LettaService(Construct):
     output passes through a filter that masks every secret before CloudWatch. New tasks must pass
     `/v1/health/`; a deployment that cannot get there rolls back (circuit breaker).
 
-    Exposes `service`, `load_balancer`, `target_group`, `log_group`, `server_password_secret`, `url`.
+    Exposes `service`, `load_balancer`, `target_group`, `log_group`, `url`.
     """
 
     def __init__(
@@ -51,6 +51,9 @@ class LettaService(Construct):
         memory_mib: int,
         cpu_architecture: str,
         connection_secret: secretsmanager.ISecret,
+        connection_revision: str,
+        server_password_secret: secretsmanager.ISecret,
+        encryption_key_secret: secretsmanager.ISecret,
         llm_secret: secretsmanager.ISecret,
         llm_secret_keys: Mapping[str, str],
         api_allowed_cidrs: Sequence[str],
@@ -61,28 +64,12 @@ class LettaService(Construct):
         enable_ecs_exec: bool,
         log_retention: logs.RetentionDays,
         warn_without_tls: bool,
-        labels: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(scope, id)
         # The app security group belongs to the data stack. Imported immutable, CDK adds no rule to it there
         # (which would make the data stack depend on this one); the one rule it needs is written below.
         app_security_group = ec2.SecurityGroup.from_security_group_id(
             self, "AppSecurityGroup", app_security_group.security_group_id, mutable=False
-        )
-        self.server_password_secret = generated_secret(
-            self,
-            "ServerPassword",
-            description="Letta server password (secure mode): clients send 'Authorization: Bearer <password>'",
-            key="password",
-            length=40,
-        )
-        # Every replica must encrypt provider secrets with the same key, so it is generated once, here.
-        self.encryption_key = generated_secret(
-            self,
-            "EncryptionKey",
-            description="LETTA_ENCRYPTION_KEY: encrypts provider secrets Letta stores in the database",
-            key="key",
-            length=48,
         )
         self.log_group = logs.LogGroup(self, "Logs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY)
         cluster = ecs.Cluster(self, "Cluster", vpc=vpc, container_insights_v2=ecs.ContainerInsights.ENABLED)
@@ -101,29 +88,36 @@ class LettaService(Construct):
         secrets = {
             # The only database setting the image honours; without it Letta starts a throwaway Postgres.
             "LETTA_PG_URI": ecs.Secret.from_secrets_manager(connection_secret, "uri"),
-            "LETTA_SERVER_PASSWORD": ecs.Secret.from_secrets_manager(self.server_password_secret, "password"),
-            "LETTA_ENCRYPTION_KEY": ecs.Secret.from_secrets_manager(self.encryption_key, "key"),
-            **{env: ecs.Secret.from_secrets_manager(llm_secret, key) for env, key in llm_secret_keys.items()},
+            "LETTA_SERVER_PASSWORD": ecs.Secret.from_secrets_manager(server_password_secret, "password"),
+            "LETTA_ENCRYPTION_KEY": ecs.Secret.from_secrets_manager(encryption_key_secret, "key"),
+            # The whole JSON object: the start command exports the members LETTA_LLM_KEY_MAP names. Mapping single
+            # JSON keys here instead would stop every task from starting while one mapped key is missing.
+            LLM_KEYS_VAR: ecs.Secret.from_secrets_manager(llm_secret),
         }
         task.add_container(
             "Letta",
             image=ecs.ContainerImage.from_registry(image),
-            command=start_command(),
+            command=start_command(masked_env_vars=sorted(secrets)),
             port_mappings=[ecs.PortMapping(container_port=LETTA_PORT, name="letta-http")],
-            # Switches only; every value that is a secret arrives through `secrets`.
-            environment={"SECURE": "true", "LETTA_SERVER_SECURE": "true"},
+            # Switches and names only; every value that is a secret arrives through `secrets`.
+            environment={
+                "SECURE": "true",
+                "LETTA_SERVER_SECURE": "true",
+                LLM_KEY_MAP_VAR: json.dumps(dict(llm_secret_keys), sort_keys=True),
+            },
             secrets=secrets,
             logging=ecs.LogDriver.aws_logs(stream_prefix="letta", log_group=self.log_group),
-            docker_labels=dict(labels or {}),
+            # ECS reads secrets only when a task starts: a new URI must come with a new task definition.
+            docker_labels={"letta-aurora.connection-revision": connection_revision},
         )
         self.service = ecs.FargateService(
             self,
             "Service",
             cluster=cluster,
             task_definition=task,
-            # One task on create: it migrates an empty database alone. Auto scaling raises the count to
-            # `min_tasks` only after this service is stable (its scalable target depends on the service).
-            desired_count=1,
+            # No desired count: CloudFormation then starts one task on create (it migrates an empty database
+            # alone; auto scaling raises the count to `min_tasks` once the service is stable, its scalable
+            # target depending on the service) and leaves the running count alone on every update (aws-cdk #3919).
             min_healthy_percent=100,
             max_healthy_percent=200,
             circuit_breaker=ecs.DeploymentCircuitBreaker(enable=True, rollback=True),
@@ -247,21 +241,11 @@ class LettaService(Construct):
 
     def _acknowledge(self, task: ecs.FargateTaskDefinition, enable_ecs_exec: bool) -> None:
         acknowledge(
-            self.server_password_secret,
-            "AwsSolutions-SMG4",
-            "API clients hold this bearer password; automatic rotation would lock them out. Change it with "
-            "put-secret-value and a new deployment.",
-        )
-        acknowledge(
-            self.encryption_key,
-            "AwsSolutions-SMG4",
-            "Rotating LETTA_ENCRYPTION_KEY would make the provider secrets Letta encrypted with it unreadable.",
-        )
-        acknowledge(
             task,
             "AwsSolutions-ECS2",
-            "The only plain environment variables are the secure-mode switches SECURE and LETTA_SERVER_SECURE; "
-            "the database URI, passwords, the encryption key and LLM keys are ECS secrets.",
+            "The only plain environment variables are the secure-mode switches SECURE and LETTA_SERVER_SECURE and "
+            "the names of the LLM variables to export; the database URI, passwords, the encryption key and LLM keys "
+            "are ECS secrets.",
         )
         acknowledge(
             self.load_balancer,

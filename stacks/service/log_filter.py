@@ -1,64 +1,36 @@
-"""The start command that keeps Letta's secrets out of CloudWatch.
+"""The container command that keeps Letta's secrets out of CloudWatch and loses no line of its log.
 
-Letta 0.16.8 prints secrets at every start: alembic's `Using database: postgresql://user:PASSWORD@…` and
-secure mode's `Using secure mode with password: PASSWORD` (older start scripts also echoed the whole
-LETTA_PG_URI). The container therefore runs Letta's own start script with its
-stdout and stderr piped through a small Python filter (the image ships Python) that replaces the exact
-values of the secret environment variables, and any `scheme://user:password@` credentials, with `****`
-before a line reaches the log driver. The start script is `exec`ed, so it keeps PID 1, receives ECS's
-SIGTERM directly and its exit code is the container's.
+Letta 0.16.8 prints secrets at every start: alembic's `Using database: postgresql+pg8000://user:PASSWORD@…`
+and secure mode's `▶ Using secure mode with password: PASSWORD`. The container therefore runs a small
+supervisor (supervisor.py, stdlib only) as PID 1 with the image's Python; it starts Letta's own start script
+with stdout and stderr into a pipe, masks the values of the task's secret variables and any
+`scheme://user:password@` or `password: value` credentials with `****`, forwards ECS's signals, drains the
+pipe after the start script exits and exits with its code. The supervisor's source is embedded in the command
+(`python3 -c`), because nothing can be added to the image.
 
-No CDK import: tests run the very same command in bash.
+No CDK import: tests run this very command, as PID 1 of a new PID namespace.
 """
 
 from __future__ import annotations
 
-# Environment variables whose values never reach a log line; of a URI, only the password is masked so that
-# the host stays readable for debugging.
-MASKED_ENV_VARS = (
-    "LETTA_PG_URI",
-    "LETTA_SERVER_PASSWORD",
-    "LETTA_ENCRYPTION_KEY",
-    "OPENAI_API_KEY",
-    "ANTHROPIC_API_KEY",
-    "GEMINI_API_KEY",
-    "GROQ_API_KEY",
-    "OPENROUTER_API_KEY",
-    "AZURE_API_KEY",
-    "DEEPSEEK_API_KEY",
-    "TOGETHER_API_KEY",
-    "XAI_API_KEY",
-    "MISTRAL_API_KEY",
-)
+from collections.abc import Sequence
+from pathlib import Path
+
+from stacks.service.supervisor import LLM_KEY_MAP_VAR, LLM_KEYS_VAR
+
+__all__ = ["LETTA_START", "LLM_KEYS_VAR", "LLM_KEY_MAP_VAR", "MASK", "start_command"]
+
 LETTA_START = "./letta/server/startup.sh"
 MASK = "****"
-
-# Runs inside the container as `python3 -u -c …`; kept free of quotes so it nests in `bash -c '…'`.
-_FILTER = r"""
-import os, re, sys
-secrets = []
-for name in sys.argv[1:]:
-    value = os.environ.get(name) or ""
-    found = re.search(r"://[^:/@\s]+:([^@\s]+)@", value)
-    if found:
-        value = found.group(1)
-    if len(value) >= 4:
-        secrets.append(value)
-secrets.sort(key=len, reverse=True)
-creds = re.compile(r"(://[^:/@\s]+:)[^@\s]+@")
-word = re.compile(r"(password[^:=\n]{0,20}[:=]\s*)\S+", re.I)
-for line in sys.stdin:
-    for value in secrets:
-        line = line.replace(value, "MASK")
-    line = creds.sub(r"\1MASK@", line)
-    line = word.sub(r"\1MASK", line)
-    sys.stdout.write(line)
-    sys.stdout.flush()
-""".replace("MASK", MASK)
+SUPERVISOR_SOURCE = Path(__file__).with_name("supervisor.py").read_text(encoding="utf-8")
 
 
-def start_command(start: str = LETTA_START, *, python: str = "python3") -> list[str]:
-    """The container command: Letta's start script (`start`) with all its output through the filter."""
-    masked = " ".join(MASKED_ENV_VARS)
-    script = f"exec > >({python} -u -c '{_FILTER}' {masked}) 2>&1\nexec {start}"
-    return ["bash", "-c", script]
+def start_command(*, masked_env_vars: Sequence[str], start: str = LETTA_START, python: str = "python3") -> list[str]:
+    """The container command: the supervisor running Letta's start script (`start`), masking the values of
+    `masked_env_vars` (the names of the task's secrets, so that the list cannot drift from them)."""
+    names = list(dict.fromkeys(masked_env_vars))
+    for name in names:
+        # Names travel as arguments after the start script; anything else would be a wiring mistake.
+        if not name or not name.replace("_", "").isalnum():
+            raise ValueError(f"not an environment variable name: {name!r}")
+    return [python, "-u", "-c", SUPERVISOR_SOURCE, start, *names]

@@ -94,6 +94,39 @@ def apply(
     return version
 
 
+def rename_role(executor: Executor, old: str, new: str, log: logging.Logger = LOGGER) -> bool:
+    """Renames the app role `old` to `new` before the files run, so the renamed role keeps owning Letta's tables.
+
+    Returns whether it renamed. Nothing to do when `old` is gone (the files then create `new`); refused when
+    both exist, since either choice would leave Letta's tables with a role it no longer logs in as. The SCRAM
+    verifier survives a rename (only MD5 passwords are salted with the name), and the bootstrap sets the
+    password again afterwards anyway.
+    """
+    try:
+        validate_identifier(old, what="previous app role")
+        validate_identifier(new, what="app role")
+    except ValueError as exc:
+        raise BootstrapError(str(exc)) from None
+    rows = _run(
+        executor,
+        "SELECT CAST(rolname AS text) FROM pg_catalog.pg_roles"
+        f" WHERE rolname IN ({quote_literal(old)}, {quote_literal(new)})",
+        "looking up the app roles",
+    )
+    found = {row[0] for row in rows}
+    if old not in found:
+        return False
+    if new in found:
+        raise BootstrapError(
+            f"cannot rename the app role {old!r} to {new!r}: both roles exist. Drop the unused one, or set "
+            f"app_db_user back to {old!r}"
+        )
+    _check_app_role(executor, old)
+    _run(executor, f"ALTER ROLE {quote_ident(old)} RENAME TO {quote_ident(new)}", f"renaming role {old!r}")
+    log.info("app role %s renamed to %s: it keeps its tables", old, new)
+    return True
+
+
 def _check_app_role(executor: Executor, app_role: str) -> None:
     rows = _run(
         executor,

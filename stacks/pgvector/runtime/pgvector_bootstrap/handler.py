@@ -1,9 +1,10 @@
 """Lambda entry point for the ``Custom::PgvectorBootstrap`` resource (CDK Provider framework).
 
-Create and Update: apply the SQL files through the RDS Data API as the master user, give the app role
-its password, and write ``{"uri": "postgresql://..."}`` into the connection secret. Delete: nothing
-(the data stays). Whatever this raises becomes the FAILED reason, so messages hold no secret; the
-deadline leaves a margin before the Lambda's own timeout, so a failure always has a reason.
+Create and Update: apply the SQL files through the RDS Data API as the master user (an Update that renames
+the app role renames it first, so Letta's tables keep their owner), give the app role its password, and
+write ``{"uri": "postgresql://..."}`` into the connection secret. Delete: nothing (the data stays).
+Whatever this raises becomes the FAILED reason, so messages hold no secret; the deadline leaves a margin
+before the Lambda's own timeout, so a failure always has a reason.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .bootstrap import apply
+from .bootstrap import apply, rename_role
 from .connection_string import build_uri, redact, validate_password
 from .data_api import DataApiExecutor
 from .errors import BootstrapError
@@ -41,6 +42,7 @@ _REQUIRED = (
     "AppSecretArn",
     "ConnectionSecretArn",
     "Database",
+    "AppRole",
     "Host",
     "Port",
     "SqlFiles",
@@ -57,6 +59,7 @@ class Properties:
     app_secret_arn: str
     connection_secret_arn: str
     database: str
+    app_role: str
     host: str
     port: int
     files: list[SqlFile]
@@ -70,6 +73,7 @@ class Properties:
             raise BootstrapError(f"missing resource properties: {', '.join(missing)}")
         try:
             database = validate_identifier(str(props["Database"]), what="Database")
+            app_role = validate_identifier(str(props["AppRole"]), what="AppRole")
             port = int(str(props["Port"]))
             items = props["SqlFiles"]
             if not isinstance(items, list):
@@ -87,6 +91,7 @@ class Properties:
             app_secret_arn=str(props["AppSecretArn"]),
             connection_secret_arn=str(props["ConnectionSecretArn"]),
             database=database,
+            app_role=app_role,
             host=str(props["Host"]),
             port=port,
             files=files,
@@ -148,12 +153,19 @@ def on_event(
     )
     secrets = secretsmanager if secretsmanager is not None else boto3.client("secretsmanager")
     app_role, app_password = _app_credentials(secrets, props.app_secret_arn)
+    if app_role != props.app_role:
+        raise BootstrapError(
+            f"the app secret {props.app_secret_arn} names the role {app_role!r}, the resource {props.app_role!r}"
+        )
+    previous_role = str((event.get("OldResourceProperties") or {}).get("AppRole") or "")
     try:
         # Built before any SQL runs, so a bad Host or Port fails the resource before it changes anything.
         uri = build_uri(user=app_role, password=app_password, host=props.host, port=props.port, database=props.database)
     except ValueError as exc:
         raise BootstrapError(f"cannot build the connection string: {exc}") from None
     executor = (executor_factory or data_api_executor)(props, deadline)
+    if request == "Update" and previous_role and previous_role != app_role:
+        rename_role(executor, previous_role, app_role)
     version = apply(executor, props.files, app_role=app_role, database=props.database, app_password=app_password)
     target = props.connection_secret_arn
     try:
