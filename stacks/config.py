@@ -3,8 +3,8 @@
 Every key is defined once, below: its type, its default (per profile where dev and prod differ), what is
 allowed and what it means. README's config table is generated from these definitions
 (`scripts/config_table.py`). Values come from CDK context: `cdk.json` holds what the user edits, `-c
-key=value` overrides it; a `-c` value arrives as a string and is parsed here the same way as the value
-typed in cdk.json (numbers, `true`/`false`, comma or JSON lists, JSON objects).
+key=value` overrides it; a `-c` value arrives as a string and is parsed the same way as the value
+typed in cdk.json (`stacks/context_values.py`: numbers, `true`/`false`, comma or JSON lists, JSON objects).
 
 A bad value stops synth with one line, a `ConfigError`: `config '<key>' = <value> is not allowed: <what
 is>`; unknown keys get a did-you-mean. Rules that AWS or PostgreSQL themselves enforce live in
@@ -15,18 +15,16 @@ from __future__ import annotations
 
 import difflib
 import ipaddress
-import json
-import math
 import os
 import re
-import types
 from collections.abc import Callable, Mapping
-from typing import Any, Literal, Union, get_args, get_origin
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
-from stacks import aws_rules
+from stacks import aws_rules, context_values
 from stacks.aws_rules import FARGATE_SIZES, LOG_RETENTION_DAYS
+from stacks.config_error import ConfigError
 
 __all__ = [
     "CONFIG_KEYS",
@@ -64,18 +62,6 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _REPO = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 _BRANCH = re.compile(r"^(?!/)(?!.*//)(?!.*\.\.)(?!.*@\{)[A-Za-z0-9._/-]{1,100}(?<![/.])$")
 _JSON_KEY = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
-_NULLS = ("", "none", "null")
-
-
-class ConfigError(ValueError):
-    """A context value that cannot be deployed. `str()` is one line naming the key, the value and what is
-    allowed; app.py prints exactly that."""
-
-    def __init__(self, key: str, value: object, allowed: str) -> None:
-        self.key = key
-        self.value = value
-        self.allowed = " ".join(allowed.split())
-        super().__init__(f"config '{key}' = {value!r} is not allowed: {self.allowed}")
 
 
 def key(default: Any, allowed: str, description: str, *, prod: Any = ..., **constraints: Any) -> Any:
@@ -281,6 +267,12 @@ class LettaConfig(BaseModel):
     def _env(cls, value: str) -> str:
         return check_env(value)
 
+    @field_validator("postgres_version", mode="before")
+    @classmethod
+    def _version_as_text(cls, value: Any) -> Any:
+        # "postgres_version": 17.9 typed as a number in cdk.json means the version "17.9".
+        return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
+
     @field_validator("region")
     @classmethod
     def _region(cls, value: str | None) -> str | None:
@@ -483,73 +475,17 @@ def check_env(value: Any) -> str:
     return value
 
 
+def _coerce(name: str, value: Any) -> Any:
+    """A `-c` string or a cdk.json value as the type `name` is declared with; the model then checks it."""
+    return context_values.parse(name, value, LettaConfig.model_fields[name].annotation, LettaConfig._allowed(name))
+
+
 def _is_cdk_key(name: str) -> bool:
     return name.startswith(_CDK_KEY_PREFIXES) or name in _CDK_KEYS or (":" in name and name not in CONFIG_KEYS)
 
 
 def _normal(name: str) -> str:
     return name.strip().lower().replace("-", "_")
-
-
-def _coerce(name: str, value: Any) -> Any:
-    """A `-c` string (or a cdk.json value) as the type `name` is declared with; the model then checks it."""
-    annotation = LettaConfig.model_fields[name].annotation
-    args = get_args(annotation)
-    optional = get_origin(annotation) in (Union, types.UnionType) and type(None) in args
-    base = next(a for a in args if a is not type(None)) if optional else annotation
-    if isinstance(value, str):
-        if value != value.strip() or any(ord(c) < 32 or ord(c) == 127 for c in value):
-            raise ConfigError(name, value, "no surrounding spaces, newlines or control characters")
-        if optional and value.lower() in _NULLS:
-            return None
-        return _from_text(name, value, base)
-    if isinstance(value, list) and get_origin(base) is tuple:
-        return tuple(value)
-    if name == "postgres_version" and isinstance(value, int | float) and not isinstance(value, bool):
-        return str(value)  # "postgres_version": 17.9 in cdk.json
-    if isinstance(value, float) and value.is_integer() and _is_int(base):
-        return int(value)
-    return value
-
-
-def _is_int(base: Any) -> bool:
-    return base is int or (get_origin(base) is Literal and all(type(a) is int for a in get_args(base)))
-
-
-def _from_text(name: str, text: str, base: Any) -> Any:
-    allowed = LettaConfig._allowed(name)
-    if base is bool:
-        if text.lower() not in ("true", "false"):
-            raise ConfigError(name, text, "true or false")
-        return text.lower() == "true"
-    if _is_int(base):
-        if not re.fullmatch(r"[+-]?\d+", text):
-            raise ConfigError(name, text, allowed)
-        return int(text)
-    if base is float:
-        try:
-            number = float(text)
-        except ValueError:
-            raise ConfigError(name, text, allowed) from None
-        if not math.isfinite(number):
-            raise ConfigError(name, text, allowed)
-        return number
-    if get_origin(base) is tuple:
-        if text.startswith("["):
-            try:
-                items = json.loads(text)
-            except json.JSONDecodeError:
-                raise ConfigError(name, text, "a JSON array or a comma-separated list") from None
-            if not isinstance(items, list):
-                raise ConfigError(name, text, "a JSON array or a comma-separated list")
-            return tuple(items)
-        return tuple(item.strip() for item in text.split(",") if item.strip())
-    if get_origin(base) is dict:
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError:
-            raise ConfigError(name, text, 'a JSON object such as {"OPENAI_API_KEY": "OPENAI_API_KEY"}') from None
-    return text
 
 
 def _one_line(error: ValidationError) -> ConfigError:
