@@ -31,6 +31,7 @@ if __package__ in (None, ""):
 import psycopg
 
 from scripts.embedded_postgres import EmbeddedPostgres
+from scripts.operator_cli import Parser, whole_number
 
 ROOT = Path(__file__).resolve().parents[1]
 DIMENSIONS = 4096
@@ -117,15 +118,32 @@ def _search(connection: psycopg.Connection) -> float:
     return time.perf_counter() - started
 
 
+def passage_counts(value: str) -> list[int]:
+    """argparse type: comma-separated passage counts, each 1-1000000."""
+    count = whole_number(1, 1_000_000)
+    try:
+        return [count(item) for item in value.split(",")]
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a comma-separated list of counts from 1 to 1000000"
+        ) from None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", default="1000,10000,100000", help="passage counts (default 1000,10000,100000)")
-    parser.add_argument("--repeats", type=int, default=5, help="searches per size (default 5)")
+    parser = Parser(
+        prog="benchmark_rehearsal.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--sizes", type=passage_counts, default="1000,10000,100000", help="passage counts (default 1000,10000,100000)"
+    )
+    parser.add_argument(
+        "--repeats", type=whole_number(1, 1000), default=5, help="searches per size, 1-1000 (default 5)"
+    )
     parser.add_argument("--major", type=int, default=16, choices=(16, 18), help="PostgreSQL major (default 16)")
     parser.add_argument("--search-only", action="store_true", help="skip the rehearsal up/smoke timings")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     args = parser.parse_args(argv)
-    sizes = [int(s) for s in args.sizes.split(",")]
+    sizes: list[int] = args.sizes
     results: dict[str, object] = {}
     if not args.search_only:
         results["rehearsal"] = rehearsal_timings()

@@ -37,6 +37,7 @@ if __package__ in (None, ""):  # run as `python scripts/connect.py`: make the re
 from botocore.exceptions import BotoCoreError, ClientError
 from psycopg.conninfo import make_conninfo
 
+from scripts.operator_cli import EXIT_OK, EXIT_USAGE, OperatorError, Parser, fail, port, region
 from scripts.stack_outputs import (
     StackOutputsError,
     aws_client,
@@ -47,8 +48,6 @@ from scripts.stack_outputs import (
 )
 from stacks.pgvector.runtime.pgvector_bootstrap.connection_string import redact
 
-EXIT_OK = 0
-EXIT_USAGE = 2  # argparse's own code for a bad command line
 EXIT_STACK = 3  # the stack or one of its outputs is missing, or AWS refused to describe it
 EXIT_SECRET = 4  # the secret could not be read, or lacks username/password
 EXIT_NO_PSQL = 5  # no psql executable
@@ -88,18 +87,10 @@ class Target:
         return uri if show_password else redact(uri)
 
 
-class ConnectError(Exception):
-    """A failure to report as one line on stderr, with the exit code that names its kind."""
-
-    def __init__(self, message: str, exit_code: int) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
-
-
 def resolve_target(
     env: str, *, region: str | None, use_app: bool, host: str | None, port: int | None, client_factory: ClientFactory
 ) -> Target:
-    """Read the data stack's outputs and the chosen secret; raises ``ConnectError``."""
+    """Read the data stack's outputs and the chosen secret; raises ``OperatorError``."""
     name = stack_name(env, "data")
     secret_key = "AppSecretArn" if use_app else "MasterSecretArn"
     try:
@@ -109,7 +100,7 @@ def resolve_target(
         )
         secrets = client_factory("secretsmanager", region)
     except StackOutputsError as exc:
-        raise ConnectError(str(exc), EXIT_STACK) from None
+        raise OperatorError(str(exc), EXIT_STACK) from None
     user, password = read_credentials(secrets, secret_arn)
     return Target(
         host=host or endpoint,
@@ -121,7 +112,7 @@ def resolve_target(
 
 
 def read_credentials(secrets_client: Any, secret_arn: str) -> tuple[str, str]:
-    """``(username, password)`` from a Secrets Manager secret in RDS's JSON shape; raises ``ConnectError``.
+    """``(username, password)`` from a Secrets Manager secret in RDS's JSON shape; raises ``OperatorError``.
 
     Messages name the secret and the missing key, never a value.
     """
@@ -129,21 +120,21 @@ def read_credentials(secrets_client: Any, secret_arn: str) -> tuple[str, str]:
         response = secrets_client.get_secret_value(SecretId=secret_arn)
     except ClientError as exc:
         error = exc.response.get("Error", {})
-        raise ConnectError(
+        raise OperatorError(
             f"cannot read secret {secret_arn}: {error.get('Code', 'Unknown')}: {error.get('Message', '')}",
             EXIT_SECRET,
         ) from None
     except BotoCoreError as exc:
-        raise ConnectError(f"cannot read secret {secret_arn}: {exc}", EXIT_SECRET) from None
+        raise OperatorError(f"cannot read secret {secret_arn}: {exc}", EXIT_SECRET) from None
     try:
         values = json.loads(response.get("SecretString") or "")
     except ValueError:
         values = None
     if not isinstance(values, dict):
-        raise ConnectError(f"secret {secret_arn} is not a JSON object with username and password", EXIT_SECRET)
+        raise OperatorError(f"secret {secret_arn} is not a JSON object with username and password", EXIT_SECRET)
     missing = [key for key in ("username", "password") if not isinstance(values.get(key), str) or not values[key]]
     if missing:
-        raise ConnectError(f"secret {secret_arn} has no {' and no '.join(missing)}", EXIT_SECRET)
+        raise OperatorError(f"secret {secret_arn} has no {' and no '.join(missing)}", EXIT_SECRET)
     return values["username"], values["password"]
 
 
@@ -151,7 +142,7 @@ def psql_command(psql: str, target: Target, extra: Sequence[str]) -> tuple[str, 
     """``(executable, argv, env)`` for exec: argv holds no password, env adds PGPASSWORD to ours."""
     executable = shutil.which(psql)
     if executable is None:
-        raise ConnectError(
+        raise OperatorError(
             f"{psql!r} not found: install the PostgreSQL client (e.g. apt-get install postgresql-client) "
             "or pass --psql PATH",
             EXIT_NO_PSQL,
@@ -190,10 +181,10 @@ class ExecTask:
 
 
 def find_plugin(plugin: str) -> str:
-    """The Session Manager plugin's path; raises ``ConnectError`` saying how to install it."""
+    """The Session Manager plugin's path; raises ``OperatorError`` saying how to install it."""
     executable = shutil.which(plugin)
     if executable is None:
-        raise ConnectError(
+        raise OperatorError(
             f"{plugin!r} not found: --tunnel needs the Session Manager plugin for the AWS CLI "
             f"({PLUGIN_INSTALL_URL}), or pass --session-manager-plugin PATH",
             EXIT_TUNNEL,
@@ -201,15 +192,15 @@ def find_plugin(plugin: str) -> str:
     return executable
 
 
-def _aws_error(action: str, exc: Exception) -> ConnectError:
+def _aws_error(action: str, exc: Exception) -> OperatorError:
     if isinstance(exc, ClientError):
         error = exc.response.get("Error", {})
-        return ConnectError(f"{action}: {error.get('Code', 'Unknown')}: {error.get('Message', '')}", EXIT_TUNNEL)
-    return ConnectError(f"{action}: {exc}", EXIT_TUNNEL)
+        return OperatorError(f"{action}: {error.get('Code', 'Unknown')}: {error.get('Message', '')}", EXIT_TUNNEL)
+    return OperatorError(f"{action}: {exc}", EXIT_TUNNEL)
 
 
 def find_exec_task(env: str, *, region: str | None, client_factory: ClientFactory) -> ExecTask:
-    """A running task of the environment's Letta service with ECS Exec ready; raises ``ConnectError`` naming
+    """A running task of the environment's Letta service with ECS Exec ready; raises ``OperatorError`` naming
     what is missing (ECS Exec off, no running task, tasks started before it was on, agent not running)."""
     name = stack_name(env, "service")
     try:
@@ -218,21 +209,21 @@ def find_exec_task(env: str, *, region: str | None, client_factory: ClientFactor
         )
         ecs = client_factory("ecs", region)
     except StackOutputsError as exc:
-        raise ConnectError(str(exc), EXIT_STACK) from None
+        raise OperatorError(str(exc), EXIT_STACK) from None
     redeploy = f"aws ecs update-service --cluster {cluster} --service {service} --force-new-deployment"
     try:
         services = ecs.describe_services(cluster=cluster, services=[service]).get("services", [])
         if not services:
-            raise ConnectError(f"service {service} not found in cluster {cluster}", EXIT_TUNNEL)
+            raise OperatorError(f"service {service} not found in cluster {cluster}", EXIT_TUNNEL)
         if not services[0].get("enableExecuteCommand"):
-            raise ConnectError(
+            raise OperatorError(
                 f"ECS Exec is off for service {service}: set enable_ecs_exec to true (cdk.json context or "
                 "-c enable_ecs_exec=true) and deploy the service stack; the tasks that deployment starts have it",
                 EXIT_TUNNEL,
             )
         arns = ecs.list_tasks(cluster=cluster, serviceName=service, desiredStatus="RUNNING").get("taskArns", [])
         if not arns:
-            raise ConnectError(f"no running task in service {service} to tunnel through", EXIT_TUNNEL)
+            raise OperatorError(f"no running task in service {service} to tunnel through", EXIT_TUNNEL)
         tasks = ecs.describe_tasks(cluster=cluster, tasks=arns).get("tasks", [])
     except (ClientError, BotoCoreError) as exc:
         raise _aws_error(f"cannot look up the tasks of service {service}", exc) from None
@@ -254,7 +245,7 @@ def find_exec_task(env: str, *, region: str | None, client_factory: ClientFactor
             )
         else:
             return ExecTask(cluster=cluster, service=service, task_id=task_id, runtime_id=container["runtimeId"])
-    raise ConnectError(f"no task of service {service} accepts ECS Exec: {'; '.join(problems)}", EXIT_TUNNEL)
+    raise OperatorError(f"no task of service {service} accepts ECS Exec: {'; '.join(problems)}", EXIT_TUNNEL)
 
 
 def free_local_port() -> int:
@@ -325,14 +316,14 @@ class Tunnel:
         deadline = time.monotonic() + TUNNEL_OPEN_TIMEOUT
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise ConnectError(
+                raise OperatorError(
                     f"session-manager-plugin exited with code {self.process.returncode} before the tunnel opened",
                     EXIT_TUNNEL,
                 )
             with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.local_port), timeout=1):
                 return
             time.sleep(0.2)
-        raise ConnectError(
+        raise OperatorError(
             f"the tunnel's local port {self.local_port} did not open within {TUNNEL_OPEN_TIMEOUT:.0f} s", EXIT_TUNNEL
         )
 
@@ -367,7 +358,7 @@ def run_through_tunnel(
     try:
         ssm = client_factory("ssm", args.region)
     except StackOutputsError as exc:
-        raise ConnectError(str(exc), EXIT_STACK) from None
+        raise OperatorError(str(exc), EXIT_STACK) from None
     print(f"connect.py: tunnel to {target.host}:{target.port} through task {task.task_id}", file=sys.stderr)
     # Ctrl-C belongs to psql (it cancels a query) or, with --print, closes the tunnel: not a traceback here.
     # A no-op handler, not SIG_IGN: an ignored signal stays ignored across exec, and psql must still get it.
@@ -397,7 +388,7 @@ def run_through_tunnel(
 
 def build_parser() -> argparse.ArgumentParser:
     """The command line, with every flag explained in ``--help``."""
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="connect.py",
         description=(
             "Start psql on the Aurora cluster of an environment, as the master user (default) or as\n"
@@ -444,7 +435,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--region",
         metavar="REGION",
-        help="AWS region of the stack (default: the usual AWS settings: AWS_REGION, AWS_DEFAULT_REGION, profile)",
+        type=region,
+        help="AWS region of the stack (default: AWS_DEFAULT_REGION, or region in your AWS profile)",
     )
     parser.add_argument(
         "--app",
@@ -455,7 +447,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--host", metavar="HOST", help="connect here instead of the WriterEndpoint output (e.g. a port forward)"
     )
-    parser.add_argument("--port", type=port_number, metavar="PORT", help="port instead of the Port output")
+    parser.add_argument("--port", type=port, metavar="PORT", help="port instead of the Port output")
     parser.add_argument(
         "--print",
         dest="print_uri",
@@ -474,7 +466,7 @@ def build_parser() -> argparse.ArgumentParser:
         f"{PORT_FORWARD_DOCUMENT}) from 127.0.0.1 to the writer; with --print, hold it open until Ctrl-C",
     )
     parser.add_argument(
-        "--local-port", type=port_number, metavar="PORT", help="with --tunnel: the local port (default: a free one)"
+        "--local-port", type=port, metavar="PORT", help="with --tunnel: the local port (default: a free one)"
     )
     parser.add_argument(
         "--session-manager-plugin",
@@ -490,13 +482,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="anything after -- goes to psql as it is (e.g. -- -c 'SELECT 1')",
     )
     return parser
-
-
-def port_number(value: str) -> int:
-    """argparse type: a TCP port."""
-    if not value.isdigit() or not 1 <= int(value) <= 65535:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a port number from 1 to 65535")
-    return int(value)
 
 
 def main(
@@ -539,9 +524,8 @@ def main(
             print(target.uri(show_password=args.show_password))
             return EXIT_OK
         executable, psql_argv, env = psql_command(args.psql, target, extra)
-    except ConnectError as exc:
-        print(f"connect.py: error: {exc}", file=sys.stderr)
-        return exc.exit_code
+    except OperatorError as exc:
+        return fail("connect.py", exc)
     print(f"connect.py: {target.uri(show_password=False)}", file=sys.stderr)
     sys.stdout.flush()
     sys.stderr.flush()  # exec replaces the process: unflushed output would be lost

@@ -27,6 +27,17 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from scripts.operator_cli import (
+    EXIT_OK,
+    EXIT_USAGE,
+    OperatorError,
+    Parser,
+    one_line,
+    region,
+    seconds,
+    whole_number,
+)
+from scripts.operator_cli import fail as shared_fail
 from scripts.stack_outputs import (
     StackOutputsError,
     aws_client,
@@ -43,8 +54,6 @@ from stacks.pgvector.runtime.pgvector_bootstrap.executor import Executor
 from stacks.pgvector.runtime.pgvector_bootstrap.psycopg_executor import PsycopgExecutor
 from stacks.pgvector.runtime.pgvector_bootstrap.sql_text import quote_literal
 
-EXIT_OK = 0
-EXIT_USAGE = 2  # argparse's own code for a bad command line
 EXIT_STACK = 3  # the stack or one of its outputs is missing, or AWS refused to describe it
 EXIT_CONNECTION = 4  # the database could not be reached
 EXIT_SCHEMA = 5  # a Letta table is missing: Letta has not migrated this database (yet)
@@ -130,14 +139,6 @@ SELECT r.id, r.role, left({_MESSAGE_TEXT}, {int(width) + 1}), {_utc("r.created_a
  ORDER BY r.created_at, r.id"""
 
 
-class InspectError(Exception):
-    """A failure to report as one line on stderr, with the exit code that names its kind."""
-
-    def __init__(self, message: str, exit_code: int) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
-
-
 @dataclass
 class Report:
     """What the inspection found; the JSON output is this, field for field."""
@@ -160,11 +161,11 @@ def collect(
     width: int = DEFAULT_WIDTH,
     max_agents: int = DEFAULT_MAX_AGENTS,
 ) -> Report:
-    """Run the inspection queries on ``executor``; raises ``InspectError`` (schema, agent) or ``StatementError``."""
+    """Run the inspection queries on ``executor``; raises ``OperatorError`` (schema, agent) or ``StatementError``."""
     tables, pgvector, missing = executor.execute(SUMMARY_SQL)[0]
     if missing:
         names = ", ".join(f"public.{name}" for name in missing.split(","))
-        raise InspectError(
+        raise OperatorError(
             f"no such table: {names} ({tables} tables in public, pgvector {pgvector or 'not installed'}); "
             "has Letta started against this database and run its migrations?",
             EXIT_SCHEMA,
@@ -185,10 +186,10 @@ def collect(
 
 
 def collect_messages(executor: Executor, agent_id: str, *, limit: int, width: int) -> dict[str, Any]:
-    """The agent's recent messages; raises ``InspectError`` when there is no such agent."""
+    """The agent's recent messages; raises ``OperatorError`` when there is no such agent."""
     found = executor.execute(agent_sql(agent_id))
     if not found:
-        raise InspectError(f"no agent with id {agent_id!r} (list them without --agent)", EXIT_NO_AGENT)
+        raise OperatorError(f"no agent with id {agent_id!r} (list them without --agent)", EXIT_NO_AGENT)
     items = []
     for message_id, role, text, created_at in executor.execute(messages_sql(agent_id, limit=limit, width=width)):
         text = text or ""
@@ -260,11 +261,6 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[
     return [line(headers), line(["-" * width for width in widths]), *(line(row) for row in rows)]
 
 
-def one_line(text: str) -> str:
-    """``text`` with every run of whitespace (newlines included) made one space, so rows stay rows."""
-    return " ".join(text.split())
-
-
 def _shown(shown: int, total: int) -> str:
     return str(total) if shown == total else f"{shown} of {total}, oldest first"
 
@@ -283,11 +279,11 @@ def describe_dsn(dsn: str) -> str:
 
 
 def psycopg_executor(dsn: str, *, timeout: float) -> PsycopgExecutor:
-    """A connected ``PsycopgExecutor``; raises ``InspectError`` (connection failure) without the password."""
+    """A connected ``PsycopgExecutor``; raises ``OperatorError`` (connection failure) without the password."""
     try:
         return PsycopgExecutor(dsn, connect_timeout=max(1, int(timeout)))
     except psycopg.Error as exc:
-        raise InspectError(
+        raise OperatorError(
             f"cannot connect to {describe_dsn(dsn)}: {scrub(one_line(str(exc)), dsn)}", EXIT_CONNECTION
         ) from None
 
@@ -306,7 +302,7 @@ def data_api_executor(
 ) -> tuple[Executor, dict[str, str]]:
     """A ``DataApiExecutor`` for the environment's cluster, and the report's ``source``.
 
-    Raises ``InspectError`` (stack or output missing, AWS refused).
+    Raises ``OperatorError`` (stack or output missing, AWS refused).
     """
     name = stack_name(env, "data")
     secret_key = "MasterSecretArn" if use_master else "AppSecretArn"
@@ -316,7 +312,7 @@ def data_api_executor(
         # botocore's own retries off: the executor retries a resuming cluster until its deadline.
         rds_data = client_factory("rds-data", region, config=Config(retries={"total_max_attempts": 1}))
     except StackOutputsError as exc:
-        raise InspectError(str(exc), EXIT_STACK) from None
+        raise OperatorError(str(exc), EXIT_STACK) from None
     executor = DataApiExecutor(
         rds_data,
         resource_arn=cluster_arn,
@@ -333,7 +329,7 @@ def data_api_executor(
 
 def build_parser() -> argparse.ArgumentParser:
     """The command line, with every flag explained in ``--help``."""
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="inspect_db.py",
         description=(
             "Show what Letta keeps in its database: the number of tables in schema public, the pgvector\n"
@@ -383,7 +379,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--region",
         metavar="REGION",
-        help="AWS region of the stack (default: the usual AWS settings: AWS_REGION, AWS_DEFAULT_REGION, profile)",
+        type=region,
+        help="AWS region of the stack (default: AWS_DEFAULT_REGION, or region in your AWS profile)",
     )
     parser.add_argument(
         "--master",
@@ -397,14 +394,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--limit",
-        type=bounded_int(1, 1000),
+        type=whole_number(1, 1000),
         default=DEFAULT_LIMIT,
         metavar="N",
         help=f"how many recent messages to show with --agent, 1-1000 (default: {DEFAULT_LIMIT})",
     )
     parser.add_argument(
         "--width",
-        type=bounded_int(10, 100_000),
+        type=whole_number(10, 100_000),
         default=DEFAULT_WIDTH,
         metavar="CHARS",
         help=f"cut each message's text to this many characters, ending in '{ELLIPSIS}', in the table and "
@@ -412,18 +409,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--max-agents",
-        type=bounded_int(1, 10_000),
+        type=whole_number(1, 10_000),
         default=DEFAULT_MAX_AGENTS,
         metavar="N",
         help=f"list at most this many agents, oldest first; the total is always shown (default: {DEFAULT_MAX_AGENTS})",
     )
     parser.add_argument(
         "--timeout",
-        type=seconds,
+        type=seconds(3600),
         default=DEFAULT_TIMEOUT_S,
         metavar="SECONDS",
         help="how long to wait for the database: connect timeout with --dsn; with the Data API, how long to keep "
-        f"retrying while a paused cluster resumes (default: {DEFAULT_TIMEOUT_S:.0f})",
+        f"retrying while a paused cluster resumes; more than 0, at most 3600 (default: {DEFAULT_TIMEOUT_S:.0f})",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON document instead of tables")
     return parser
@@ -449,32 +446,6 @@ def agent_id_argument(value: str) -> str:
     return value
 
 
-def seconds(value: str) -> float:
-    """argparse type: a duration in seconds, more than 0 and at most an hour (``nan`` and ``inf`` refused)."""
-    try:
-        number = float(value)
-    except ValueError:
-        number = 0.0
-    if not 0 < number <= 3600:  # False for nan too
-        raise argparse.ArgumentTypeError(f"{value!r} is not a number of seconds, more than 0 and at most 3600")
-    return number
-
-
-def bounded_int(low: int, high: int) -> Callable[[str], int]:
-    """argparse type: an integer from ``low`` to ``high``."""
-
-    def parse(value: str) -> int:
-        try:
-            number = int(value)
-        except ValueError:
-            number = low - 1
-        if not low <= number <= high:
-            raise argparse.ArgumentTypeError(f"{value!r} is not a whole number from {low} to {high}")
-        return number
-
-    return parse
-
-
 def main(argv: Sequence[str] | None = None, *, client_factory: ClientFactory = aws_client) -> int:
     """Run the command line; returns the exit code. ``client_factory(service, region, **kwargs)`` is for tests."""
     parser = build_parser()
@@ -483,14 +454,14 @@ def main(argv: Sequence[str] | None = None, *, client_factory: ClientFactory = a
         parser.error("--region and --master apply to the Data API (--env), not to --dsn")
     try:
         report = inspect(args, client_factory)
-    except InspectError as exc:
+    except OperatorError as exc:
         return fail(str(exc), exc.exit_code)
     print(render_json(report) if args.json else render_text(report))
     return EXIT_OK
 
 
 def inspect(args: argparse.Namespace, client_factory: ClientFactory) -> Report:
-    """Connect the way the arguments say and collect the report; raises ``InspectError``."""
+    """Connect the way the arguments say and collect the report; raises ``OperatorError``."""
     options = {"agent_id": args.agent, "limit": args.limit, "width": args.width, "max_agents": args.max_agents}
     if args.dsn:
         with psycopg_executor(args.dsn, timeout=args.timeout) as executor:
@@ -512,17 +483,16 @@ def _collect(executor: Executor, source: dict[str, str], options: dict[str, Any]
         hint = ""
         if "permission denied" in str(exc):
             hint = " (Letta's tables belong to the app role: query as that role, i.e. without --master)"
-        raise InspectError(f"query failed: {one_line(str(exc))}{hint}", EXIT_QUERY) from None
+        raise OperatorError(f"query failed: {one_line(str(exc))}{hint}", EXIT_QUERY) from None
     except BootstrapError as exc:  # the Data API's deadline passed while the cluster stayed unreachable
-        raise InspectError(f"database not reachable: {exc}", EXIT_CONNECTION) from None
+        raise OperatorError(f"database not reachable: {exc}", EXIT_CONNECTION) from None
     except BotoCoreError as exc:  # what the executor does not retry: no credentials, a bad endpoint, ...
-        raise InspectError(f"Data API call failed: {exc}", EXIT_CONNECTION) from None
+        raise OperatorError(f"Data API call failed: {exc}", EXIT_CONNECTION) from None
 
 
 def fail(message: str, exit_code: int) -> int:
     """Print ``message`` as one ``error:`` line on stderr and return ``exit_code``."""
-    print(f"inspect_db.py: error: {message}", file=sys.stderr)
-    return exit_code
+    return shared_fail("inspect_db.py", OperatorError(message, exit_code))
 
 
 if __name__ == "__main__":

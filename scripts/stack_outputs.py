@@ -13,7 +13,8 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError, NoRegionError
 
-from stacks.config import LettaConfig
+from scripts.operator_cli import REGION_HINT
+from stacks.config import check_env
 
 
 class StackOutputsError(Exception):
@@ -30,7 +31,7 @@ def stack_name(env: str, part: str) -> str:
     Validates ``env`` with the same rule as synth (raises ``stacks.config.ConfigError``, a ValueError),
     so a typo fails here with the allowed form instead of as a confusing "stack does not exist".
     """
-    return f"{LettaConfig.from_mapping({'env': env}).stage_name}-{part}"
+    return f"letta-{check_env(env)}-{part}"
 
 
 def env_argument(value: str) -> str:
@@ -43,11 +44,12 @@ def env_argument(value: str) -> str:
 
 
 def aws_client(service: str, region: str | None = None, **kwargs: Any) -> Any:
-    """A boto3 client; the region comes from ``region`` or the usual AWS settings (env, profile)."""
+    """A boto3 client; the region comes from ``region``, else what botocore reads: AWS_DEFAULT_REGION or the
+    profile's ``region``."""
     try:
         return boto3.client(service, region_name=region, **kwargs)
     except NoRegionError:
-        raise StackOutputsError("no AWS region configured: pass --region or set AWS_REGION") from None
+        raise StackOutputsError(f"no AWS region configured: {REGION_HINT}") from None
 
 
 def stack_outputs(cfn_client: Any, stack_name: str) -> dict[str, str]:

@@ -16,7 +16,7 @@ from stacks.stage import LettaStacks, add_letta_stacks
 def compose(app: App, *, nag: bool = True) -> LettaStacks | PipelineStack:
     """Builds the environment the app's context describes into `app`. With `nag`, synth fails on any
     unacknowledged AwsSolutions finding."""
-    config = LettaConfig.from_context(app.node.try_get_context)
+    config = LettaConfig.from_app(app)
     # Region only, never an account: synth stays credential-free (no AZ lookups).
     region = config.region or os.environ.get("CDK_DEFAULT_REGION")
     env = Environment(region=region) if region else None

@@ -1,63 +1,43 @@
-"""The one typed, validated configuration every stack reads.
+"""The one typed, validated configuration every stack reads: a declarative pydantic model.
 
-Values come from CDK context: `cdk.json` defaults, then `-c key=value` on the command line. A profile
-(`dev` or `prod`) supplies defaults for the keys that differ between a throwaway and a production
-environment; an explicit context value always wins over the profile. Every value is checked here, at
-synth time, so a bad one stops `cdk synth` before anything reaches CloudFormation.
+Every key is defined once, below: its type, its default (per profile where dev and prod differ), what is
+allowed and what it means. README's config table is generated from these definitions
+(`scripts/config_table.py`). Values come from CDK context: `cdk.json` holds what the user edits, `-c
+key=value` overrides it; a `-c` value arrives as a string and is parsed the same way as the value
+typed in cdk.json (`stacks/context_values.py`: numbers, `true`/`false`, comma or JSON lists, JSON objects).
+
+A bad value stops synth with one line, a `ConfigError`: `config '<key>' = <value> is not allowed: <what
+is>`; unknown keys get a did-you-mean. Rules that AWS or PostgreSQL themselves enforce live in
+`stacks/aws_rules.py`, with the documentation they encode.
 """
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
-import json
+import os
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+
+from stacks import aws_rules, context_values
+from stacks.aws_rules import FARGATE_SIZES, LOG_RETENTION_DAYS
+from stacks.config_error import ConfigError
+
+__all__ = [
+    "CONFIG_KEYS",
+    "FARGATE_SIZES",
+    "LLM_ENV_VARS",
+    "LOG_RETENTION_DAYS",
+    "ConfigError",
+    "LettaConfig",
+    "check_env",
+]
 
 PROFILES = ("dev", "prod")
-# "retain" is left out on purpose: a retained cluster keeps its subnets busy, so the VPC could never be
-# destroyed and `cdk destroy` would fail half-way.
-REMOVAL_BEHAVIOURS = ("destroy", "snapshot")
-CPU_ARCHITECTURES = ("arm64", "x86_64")
-# Aurora PostgreSQL 17 minors aws-cdk-lib 2.275 knows and AWS still offers (17.1 and 17.2 are deprecated).
 POSTGRES_VERSIONS = ("17.4", "17.5", "17.6", "17.7", "17.9")
-# CloudWatch Logs accepts only these retention periods.
-LOG_RETENTION_DAYS = (
-    1,
-    3,
-    5,
-    7,
-    14,
-    30,
-    60,
-    90,
-    120,
-    150,
-    180,
-    365,
-    400,
-    545,
-    731,
-    1096,
-    1827,
-    2192,
-    2557,
-    2922,
-    3288,
-    3653,
-)
-# Fargate's allowed task sizes: CPU units -> memory MiB choices.
-FARGATE_SIZES: dict[int, tuple[int, ...]] = {
-    256: (512, 1024, 2048),
-    512: tuple(range(1024, 4097, 1024)),
-    1024: tuple(range(2048, 8193, 1024)),
-    2048: tuple(range(4096, 16385, 1024)),
-    4096: tuple(range(8192, 30721, 1024)),
-    8192: tuple(range(16384, 61441, 4096)),
-    16384: tuple(range(32768, 122881, 8192)),
-}
-DEFAULT_LETTA_IMAGE = "letta/letta:0.16.8"
 # Environment variables Letta reads for LLM providers; the LLM-key secret may map its JSON keys to these.
 LLM_ENV_VARS = (
     "OPENAI_API_KEY",
@@ -74,124 +54,155 @@ LLM_ENV_VARS = (
     "XAI_API_KEY",
     "MISTRAL_API_KEY",
 )
-
-_ENV_NAME = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
-_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
-_IMAGE = re.compile(r"^[a-z0-9][a-z0-9._/:-]*(:[A-Za-z0-9_][A-Za-z0-9._-]{0,127}|@sha256:[0-9a-f]{64})$")
-_REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
-_ARN = re.compile(r"^arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:\d{12}:.+$")
+# Context keys that belong to the CDK (feature flags, CLI settings, lookup caches), never refused here.
+_CDK_KEY_PREFIXES = ("@", "aws:cdk:", "aws-cdk:", "cdk-", "cdk:")
+_CDK_KEYS = frozenset({"acknowledged-issue-numbers"})
+_ENV_NAME = re.compile(r"^[a-z](?:[a-z0-9]|-(?=[a-z0-9])){0,19}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_RESERVED_ROLES = ("postgres", "rdsadmin", "rds_superuser", "public")
+_REPO = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+_BRANCH = re.compile(r"^(?!/)(?!.*//)(?!.*\.\.)(?!.*@\{)[A-Za-z0-9._/-]{1,100}(?<![/.])$")
+_JSON_KEY = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 
-class ConfigError(ValueError):
-    """A context value that cannot be deployed. The message names the key, the value and what is allowed."""
-
-    def __init__(self, key: str, value: object, allowed: str) -> None:
-        self.key = key
-        super().__init__(f"config '{key}' = {value!r} is not allowed: {allowed}")
-
-
-# Defaults that differ by profile. Keys absent here default the same way in every profile (see _DEFAULTS).
-PROFILE_DEFAULTS: dict[str, dict[str, Any]] = {
-    "dev": {
-        "backup_retention_days": 1,
-        "deletion_protection": False,
-        "removal_behaviour": "destroy",
-        "nat_gateways": 0,
-        "min_tasks": 1,
-        "max_tasks": 2,
-        "log_retention_days": 7,
-        "alarms": False,
-    },
-    "prod": {
-        "backup_retention_days": 35,
-        "deletion_protection": True,
-        "removal_behaviour": "snapshot",
-        "nat_gateways": 2,
-        "min_tasks": 2,
-        "max_tasks": 4,
-        "log_retention_days": 90,
-        "alarms": True,
-    },
-}
-
-_DEFAULTS: dict[str, Any] = {
-    "env": "dev",
-    "region": None,
-    "min_acu": 0.5,
-    "max_acu": 1,
-    "auto_pause_seconds": 300,
-    "postgres_version": "17.4",
-    "db_name": "letta",
-    "app_db_user": "letta_app",
-    "app_password_generation": 1,
-    "db_allowed_cidrs": [],
-    "db_allow_public": False,
-    "letta_image": DEFAULT_LETTA_IMAGE,
-    "task_cpu": 1024,
-    "task_memory": 2048,
-    "cpu_architecture": "arm64",
-    "api_allowed_cidrs": [],
-    "api_allow_public": False,
-    "certificate_arn": None,
-    "llm_secret_arn": None,
-    "llm_secret_keys": {"OPENAI_API_KEY": "OPENAI_API_KEY", "ANTHROPIC_API_KEY": "ANTHROPIC_API_KEY"},
-    "enable_ecs_exec": False,
-    "alarm_email": None,
-    "pipeline": False,
-    "pipeline_repo": None,
-    "pipeline_branch": "main",
-    "pipeline_connection_arn": None,
-}
-
-CONFIG_KEYS = ("profile", *_DEFAULTS, *PROFILE_DEFAULTS["dev"])
+def key(default: Any, allowed: str, description: str, *, prod: Any = ..., **constraints: Any) -> Any:
+    """One key's definition: its default (and the prod profile's, when it differs), what is allowed (the
+    refusal names it, README shows it) and what the key does (README)."""
+    extra: dict[str, Any] = {"allowed": allowed}
+    if prod is not ...:
+        extra["prod"] = prod
+    return Field(default=default, description=description, json_schema_extra=extra, **constraints)
 
 
-@dataclass(frozen=True, kw_only=True)
-class LettaConfig:
-    """Everything the stacks may read. Build it with `LettaConfig.from_context`, never by hand in app code."""
+class LettaConfig(BaseModel):
+    """Everything the stacks may read, validated. Build it with `from_app` (or `from_mapping` in tests and
+    scripts), never by hand."""
 
-    env: str
-    profile: str
-    region: str | None
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    env: str = key(
+        "dev",
+        "1-20 characters: lowercase letters, digits, single '-' between them, starting with a letter",
+        "Environment name: stacks letta-<env>-data / -service, DB cluster letta-<env>",
+    )
+    profile: Literal["dev", "prod"] = key(
+        "dev", "dev, prod", "Defaults for a throwaway or a production environment; prod when env=prod"
+    )
+    region: str | None = key(
+        None,
+        "a region with Aurora PostgreSQL 17 Serverless v2 and the RDS Data API",
+        "Deploy region; unset: the AWS CLI's (never an account, synth stays credential-free)",
+    )
     # Database
-    min_acu: float
-    max_acu: float
-    auto_pause_seconds: int
-    postgres_version: str
-    db_name: str
-    app_db_user: str
-    app_password_generation: int
-    db_allowed_cidrs: tuple[str, ...]
-    db_allow_public: bool
-    backup_retention_days: int
-    deletion_protection: bool
-    removal_behaviour: str
+    min_acu: float = key(
+        0.5,
+        "0 to 256 Aurora capacity units in steps of 0.5",
+        "Aurora minimum capacity; 0 enables auto-pause",
+        ge=0,
+        le=256,
+        multiple_of=0.5,
+    )
+    max_acu: float = key(
+        1,
+        "1 to 256 Aurora capacity units in steps of 0.5, at least min_acu",
+        "Aurora maximum capacity",
+        ge=1,
+        le=256,
+        multiple_of=0.5,
+    )
+    auto_pause_seconds: int = key(
+        300,
+        "a whole number from 300 to 86400",
+        "Idle time before auto-pause (only with min_acu=0)",
+        ge=300,
+        le=86_400,
+    )
+    postgres_version: Literal["17.4", "17.5", "17.6", "17.7", "17.9"] = key(
+        "17.9", ", ".join(POSTGRES_VERSIONS), "Aurora PostgreSQL minor version (pinned; bump it to upgrade)"
+    )
+    storage_type: Literal["aurora", "aurora-iopt1"] = key(
+        "aurora", "aurora, aurora-iopt1", "Aurora storage: standard, or I/O-Optimized"
+    )
+    db_name: str = key(
+        "letta",
+        "1-63 lowercase letters, digits, '_', starting with a letter, not a reserved word",
+        "Database Letta uses",
+    )
+    app_db_user: str = key(
+        "letta_app",
+        "a PostgreSQL role name, not pg_*, rds*, postgres, public or a reserved word",
+        "Login role Letta connects as (not the master user)",
+    )
+    app_password_generation: int = key(
+        1,
+        "a whole number from 1 to 1000000",
+        "Bump it to generate a new password for the app role",
+        ge=1,
+        le=1_000_000,
+    )
+    db_allowed_cidrs: tuple[str, ...] = key(
+        (), "IPv4/IPv6 CIDRs, host bits zero", "CIDRs that may reach 5432 besides the service"
+    )
+    db_allow_public: bool = key(False, "true, false", "Must be true for db_allowed_cidrs that admit the whole internet")
+    backup_retention_days: int = key(
+        1, "a whole number from 1 to 35", "Aurora automated backup retention", prod=35, ge=1, le=35
+    )
+    deletion_protection: bool = key(False, "true, false", "Aurora deletion protection", prod=True)
+    removal_behaviour: Literal["destroy", "snapshot"] = key(
+        "destroy", "destroy (dev only), snapshot", "What `cdk destroy` does to the cluster", prod="snapshot"
+    )
     # Network
-    nat_gateways: int
+    nat_gateways: int = key(
+        0, "0, 1 or 2; prod needs at least 1", "NAT gateways; 0 puts tasks in public subnets", prod=2, ge=0, le=2
+    )
     # Service
-    letta_image: str
-    task_cpu: int
-    task_memory: int
-    cpu_architecture: str
-    min_tasks: int
-    max_tasks: int
-    api_allowed_cidrs: tuple[str, ...]
-    api_allow_public: bool
-    certificate_arn: str | None
-    llm_secret_arn: str | None
-    llm_secret_keys: Mapping[str, str]
-    enable_ecs_exec: bool
+    letta_image: str = key(
+        "letta/letta:0.16.8", "an OCI image reference pinned by tag (not latest) or digest", "Letta server image"
+    )
+    task_cpu: Literal[256, 512, 1024, 2048, 4096, 8192, 16384] = key(
+        1024, ", ".join(str(c) for c in FARGATE_SIZES), "Fargate task CPU units"
+    )
+    task_memory: int = key(2048, "a Fargate memory size for task_cpu", "Fargate task memory (MiB)")
+    cpu_architecture: Literal["arm64", "x86_64"] = key("arm64", "arm64, x86_64", "Fargate CPU architecture")
+    min_tasks: int = key(1, "a whole number from 1 to 20", "Auto scaling minimum", prod=2, ge=1, le=20)
+    max_tasks: int = key(
+        2, "a whole number from 1 to 20, at least min_tasks", "Auto scaling maximum", prod=4, ge=1, le=20
+    )
+    api_allowed_cidrs: tuple[str, ...] = key(
+        (), "IPv4/IPv6 CIDRs, host bits zero", "CIDRs that may reach the API's load balancer"
+    )
+    api_allow_public: bool = key(
+        False, "true, false", "Must be true for api_allowed_cidrs that admit the whole internet"
+    )
+    certificate_arn: str | None = key(
+        None, "an ACM certificate ARN in the stack's region", "HTTPS listener + HTTP->HTTPS redirect"
+    )
+    allow_plain_http: bool = key(False, "true, false", "prod without certificate_arn is refused unless this is true")
+    llm_secret_arn: str | None = key(
+        None, "a complete Secrets Manager secret ARN (name-XXXXXX)", "Existing LLM key secret; unset: one is created"
+    )
+    llm_secret_keys: dict[str, str] = key(
+        {"OPENAI_API_KEY": "OPENAI_API_KEY", "ANTHROPIC_API_KEY": "ANTHROPIC_API_KEY"},
+        "a JSON object: Letta env var -> JSON key (the same name when the stack creates the secret)",
+        "Which LLM keys the tasks read from the secret",
+    )
+    enable_ecs_exec: bool = key(False, "true, false", "ECS Exec into tasks (also the database tunnel)")
     # Operations
-    log_retention_days: int
-    alarms: bool
-    alarm_email: str | None
-    # CI: a CDK Pipelines stack that deploys this environment's Stage from a repository
-    pipeline: bool
-    pipeline_repo: str | None
-    pipeline_branch: str
-    pipeline_connection_arn: str | None
+    log_retention_days: int = key(
+        7, "a CloudWatch Logs retention: " + ", ".join(map(str, LOG_RETENTION_DAYS)), "Log retention", prod=90
+    )
+    alarms: bool = key(False, "true, false", "CloudWatch alarms on the service and Aurora", prod=True)
+    alarm_email: str | None = key(None, "an email address; needs alarms=true", "Alarm topic subscription")
+    # CI: a CDK Pipelines stack that deploys this environment's stacks from a repository
+    pipeline: bool = key(
+        False,
+        "true, false; needs region, pipeline_repo, pipeline_connection_arn",
+        "Synthesize the CDK Pipelines stack instead",
+    )
+    pipeline_repo: str | None = key(None, "owner/name", "Repository the pipeline builds")
+    pipeline_branch: str = key("main", "a git branch name", "Branch the pipeline builds")
+    pipeline_connection_arn: str | None = key(
+        None, "a CodeConnections connection ARN", "CodeConnections (CodeStar) connection to the repository"
+    )
 
     @property
     def is_prod(self) -> bool:
@@ -201,255 +212,294 @@ class LettaConfig:
     def stage_name(self) -> str:
         return f"letta-{self.env}"
 
+    # --- Constructors -------------------------------------------------------------------------------
+
+    @classmethod
+    def from_app(cls, app: Any) -> LettaConfig:
+        """The app's whole context (cdk.json plus `-c`), unknown keys refused. `app` is a cdk App (or any
+        construct whose node holds the context)."""
+        return cls.from_mapping(app.node.get_all_context(), default_region=os.environ.get("CDK_DEFAULT_REGION"))
+
     @classmethod
     def from_context(cls, get: Callable[[str], Any]) -> LettaConfig:
-        """Reads each key through `get` (e.g. `node.try_get_context`), applies profile defaults, validates."""
-        profile = get("profile")
+        """Reads each known key through `get` (e.g. `node.try_get_context`). It cannot see unknown keys:
+        prefer `from_app`."""
+        return cls.from_mapping({k: v for k in CONFIG_KEYS if (v := get(k)) is not None})
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any], *, default_region: str | None = None) -> LettaConfig:
+        """A plain mapping: cdk.json types or `-c` strings. CDK's own keys are ignored, unknown keys refused.
+        `default_region` is where an unset `region` deploys (the CLI's CDK_DEFAULT_REGION)."""
+        mine = {k: v for k, v in values.items() if not _is_cdk_key(k)}
+        try:
+            return cls.model_validate(mine, context={"default_region": default_region})
+        except ValidationError as error:
+            raise _one_line(error) from None
+
+    # --- Parsing: `-c` strings and cdk.json values become the field's type ----------------------------
+
+    @model_validator(mode="before")
+    @classmethod
+    def _parse(cls, data: Any) -> Any:
+        if not isinstance(data, Mapping):
+            raise ConfigError("context", data, "a mapping of keys to values")
+        for name, value in data.items():
+            if name not in cls.model_fields:
+                close = difflib.get_close_matches(_normal(name), CONFIG_KEYS, n=1, cutoff=0.6)
+                hint = f"did you mean '{close[0]}'?" if close else "see the config table in README.md"
+                raise ConfigError(name, value, f"not a config key; {hint}")
+        # A JSON null means "unset", as a missing key does: the default applies.
+        parsed = {name: _coerce(name, value) for name, value in data.items() if value is not None}
+        profile = parsed.get("profile")
         if profile is None:
-            profile = "prod" if get("env") == "prod" else "dev"
-        if profile not in PROFILES:
-            raise ConfigError("profile", profile, f"one of {', '.join(PROFILES)}")
-        defaults = {**_DEFAULTS, **PROFILE_DEFAULTS[profile]}
-        raw = {key: _or_default(get(key), default) for key, default in defaults.items()}
-        return cls._parse(profile, raw)
+            profile = parsed["profile"] = "prod" if parsed.get("env") == "prod" else "dev"
+        if profile == "prod":
+            for name, field in cls.model_fields.items():
+                extra = field.json_schema_extra
+                if isinstance(extra, dict) and "prod" in extra and name not in parsed:
+                    parsed[name] = extra["prod"]
+        return parsed
 
+    # --- One key at a time ----------------------------------------------------------------------------
+
+    @field_validator("env")
     @classmethod
-    def from_mapping(cls, values: Mapping[str, Any]) -> LettaConfig:
-        """Same as `from_context` for a plain mapping (tests, scripts). Unknown keys are errors."""
-        for key in values:
-            if key not in CONFIG_KEYS:
-                raise ConfigError(key, values[key], f"a known key ({', '.join(sorted(CONFIG_KEYS))})")
-        return cls.from_context(values.get)
+    def _env(cls, value: str) -> str:
+        return check_env(value)
 
+    @field_validator("postgres_version", mode="before")
     @classmethod
-    def _parse(cls, profile: str, raw: dict[str, Any]) -> LettaConfig:
-        config = cls(
-            env=_env_name(raw["env"]),
-            profile=profile,
-            region=_optional(raw["region"], "region", _region),
-            min_acu=_acu("min_acu", raw["min_acu"], low=0),
-            max_acu=_acu("max_acu", raw["max_acu"], low=1),
-            auto_pause_seconds=_int("auto_pause_seconds", raw["auto_pause_seconds"], 300, 86_400),
-            postgres_version=_choice("postgres_version", str(raw["postgres_version"]), POSTGRES_VERSIONS),
-            db_name=_identifier("db_name", raw["db_name"]),
-            app_db_user=_identifier("app_db_user", raw["app_db_user"]),
-            app_password_generation=_int("app_password_generation", raw["app_password_generation"], 1, 1_000_000),
-            db_allowed_cidrs=_cidrs("db_allowed_cidrs", raw["db_allowed_cidrs"]),
-            db_allow_public=_bool("db_allow_public", raw["db_allow_public"]),
-            backup_retention_days=_int("backup_retention_days", raw["backup_retention_days"], 1, 35),
-            deletion_protection=_bool("deletion_protection", raw["deletion_protection"]),
-            removal_behaviour=_choice("removal_behaviour", raw["removal_behaviour"], REMOVAL_BEHAVIOURS),
-            nat_gateways=_int("nat_gateways", raw["nat_gateways"], 0, 2),
-            letta_image=_image(raw["letta_image"]),
-            task_cpu=_choice("task_cpu", _int("task_cpu", raw["task_cpu"], 256, 16384), tuple(FARGATE_SIZES)),
-            task_memory=_int("task_memory", raw["task_memory"], 512, 122_880),
-            cpu_architecture=_choice("cpu_architecture", raw["cpu_architecture"], CPU_ARCHITECTURES),
-            min_tasks=_int("min_tasks", raw["min_tasks"], 1, 20),
-            max_tasks=_int("max_tasks", raw["max_tasks"], 1, 20),
-            api_allowed_cidrs=_cidrs("api_allowed_cidrs", raw["api_allowed_cidrs"]),
-            api_allow_public=_bool("api_allow_public", raw["api_allow_public"]),
-            certificate_arn=_optional(raw["certificate_arn"], "certificate_arn", _arn),
-            llm_secret_arn=_optional(raw["llm_secret_arn"], "llm_secret_arn", _arn),
-            llm_secret_keys=_llm_keys(raw["llm_secret_keys"]),
-            enable_ecs_exec=_bool("enable_ecs_exec", raw["enable_ecs_exec"]),
-            log_retention_days=_choice(
-                "log_retention_days",
-                _int("log_retention_days", raw["log_retention_days"], 1, 3653),
-                LOG_RETENTION_DAYS,
-            ),
-            alarms=_bool("alarms", raw["alarms"]),
-            alarm_email=_optional(raw["alarm_email"], "alarm_email", _email),
-            pipeline=_bool("pipeline", raw["pipeline"]),
-            pipeline_repo=_optional(raw["pipeline_repo"], "pipeline_repo", _repo),
-            pipeline_branch=_branch(raw["pipeline_branch"]),
-            pipeline_connection_arn=_optional(raw["pipeline_connection_arn"], "pipeline_connection_arn", _arn),
-        )
-        config._check_relations()
-        return config
+    def _version_as_text(cls, value: Any) -> Any:
+        # "postgres_version": 17.9 typed as a number in cdk.json means the version "17.9".
+        return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
 
-    def _check_relations(self) -> None:
-        """Rules that involve more than one key."""
+    @field_validator("region")
+    @classmethod
+    def _region(cls, value: str | None) -> str | None:
+        if value is not None and (problem := aws_rules.region_problem(value)):
+            raise ConfigError("region", value, problem)
+        return value
+
+    @field_validator("db_name")
+    @classmethod
+    def _db_name(cls, value: str) -> str:
+        if problem := aws_rules.database_name_problem(value):
+            raise ConfigError("db_name", value, problem)
+        return value
+
+    @field_validator("app_db_user")
+    @classmethod
+    def _app_db_user(cls, value: str) -> str:
+        if problem := aws_rules.role_name_problem(value):
+            raise ConfigError("app_db_user", value, problem)
+        return value
+
+    @field_validator("db_allowed_cidrs", "api_allowed_cidrs")
+    @classmethod
+    def _cidrs(cls, value: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        cidrs = []
+        for item in value:
+            try:
+                cidrs.append(str(ipaddress.ip_network(item, strict=True)))
+            except ValueError:
+                raise ConfigError(
+                    info.field_name or "cidrs", item, "IPv4 or IPv6 CIDRs such as 203.0.113.7/32 (host bits zero)"
+                ) from None
+        return tuple(cidrs)
+
+    @field_validator("letta_image")
+    @classmethod
+    def _image(cls, value: str) -> str:
+        if problem := aws_rules.image_reference_problem(value):
+            raise ConfigError("letta_image", value, problem)
+        return value
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _retention(cls, value: int) -> int:
+        if value not in LOG_RETENTION_DAYS:
+            raise ConfigError("log_retention_days", value, cls._allowed("log_retention_days"))
+        return value
+
+    @field_validator("llm_secret_arn")
+    @classmethod
+    def _secret_arn(cls, value: str | None) -> str | None:
+        if value is not None and (problem := aws_rules.secret_arn_problem(value)):
+            raise ConfigError("llm_secret_arn", value, problem)
+        return value
+
+    @field_validator("pipeline_connection_arn")
+    @classmethod
+    def _connection_arn(cls, value: str | None) -> str | None:
+        if value is not None and (problem := aws_rules.connection_arn_problem(value)):
+            raise ConfigError("pipeline_connection_arn", value, problem)
+        return value
+
+    @field_validator("llm_secret_keys")
+    @classmethod
+    def _llm_keys(cls, value: dict[str, str]) -> dict[str, str]:
+        if not value:
+            raise ConfigError("llm_secret_keys", value, "a non-empty JSON object: env var -> JSON key in the secret")
+        for env_var, json_key in value.items():
+            if env_var not in LLM_ENV_VARS:
+                raise ConfigError("llm_secret_keys", env_var, f"one of {', '.join(LLM_ENV_VARS)}")
+            if not _JSON_KEY.match(json_key):
+                raise ConfigError("llm_secret_keys", json_key, "a JSON key of letters, digits, '_', '.', '-'")
+        return value
+
+    @field_validator("alarm_email")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        if value is not None and not _EMAIL.match(value):
+            raise ConfigError("alarm_email", value, "an email address")
+        return value
+
+    @field_validator("pipeline_repo")
+    @classmethod
+    def _repo(cls, value: str | None) -> str | None:
+        if value is not None and not _REPO.match(value):
+            raise ConfigError("pipeline_repo", value, "a repository as owner/name")
+        return value
+
+    @field_validator("pipeline_branch")
+    @classmethod
+    def _branch(cls, value: str) -> str:
+        # https://git-scm.com/docs/git-check-ref-format: no '..', '//', '@{', no leading '/' or trailing '/' '.'.
+        if not _BRANCH.match(value) or value.endswith(".lock"):
+            raise ConfigError("pipeline_branch", value, "a git branch name (git check-ref-format)")
+        return value
+
+    # --- Rules that involve more than one key ---------------------------------------------------------
+
+    @model_validator(mode="after")
+    def _relations(self, info: ValidationInfo) -> LettaConfig:
+        context = info.context or {}
         if self.min_acu > self.max_acu:
             raise ConfigError("min_acu", self.min_acu, f"at most max_acu ({self.max_acu})")
         if self.min_tasks > self.max_tasks:
             raise ConfigError("min_tasks", self.min_tasks, f"at most max_tasks ({self.max_tasks})")
-        if self.task_memory not in FARGATE_SIZES[self.task_cpu]:
-            sizes = FARGATE_SIZES[self.task_cpu]
+        sizes = FARGATE_SIZES[self.task_cpu]
+        if self.task_memory not in sizes:
             raise ConfigError(
-                "task_memory",
-                self.task_memory,
-                f"for task_cpu {self.task_cpu}: {sizes[0]}..{sizes[-1]} MiB, steps of {sizes[1] - sizes[0]}",
+                "task_memory", self.task_memory, f"with task_cpu {self.task_cpu}: {', '.join(map(str, sizes))} MiB"
             )
-        if self.app_db_user in _RESERVED_ROLES:
-            raise ConfigError("app_db_user", self.app_db_user, f"a role name other than {', '.join(_RESERVED_ROLES)}")
-        _check_open_world("db_allowed_cidrs", self.db_allowed_cidrs, "db_allow_public", self.db_allow_public)
-        _check_open_world("api_allowed_cidrs", self.api_allowed_cidrs, "api_allow_public", self.api_allow_public)
-        if self.is_prod and self.removal_behaviour == "destroy":
-            raise ConfigError("removal_behaviour", "destroy", "'snapshot' in the prod profile")
-        if self.is_prod and self.min_tasks > 1 and self.nat_gateways == 0:
-            # Prod tasks run in private subnets; with no NAT they cannot pull the image or reach an LLM.
-            raise ConfigError("nat_gateways", 0, "1 or 2 in the prod profile (tasks in private subnets need egress)")
-        if self.pipeline and not (self.pipeline_repo and self.pipeline_connection_arn):
-            missing = "pipeline_repo" if not self.pipeline_repo else "pipeline_connection_arn"
-            raise ConfigError(missing, None, "required with pipeline=true (owner/name and a CodeConnections ARN)")
-        if self.pipeline and not self.region:
-            # The pipeline and its CodeConnections source are regional: say where, do not inherit a default.
-            raise ConfigError("region", None, "required with pipeline=true: the region the pipeline runs in")
+        for cidrs_key, opt_in in (("db_allowed_cidrs", "db_allow_public"), ("api_allowed_cidrs", "api_allow_public")):
+            cidrs = getattr(self, cidrs_key)
+            if (covered := aws_rules.public_cover(cidrs)) and not getattr(self, opt_in):
+                shown = ",".join(cidrs)
+                raise ConfigError(cidrs_key, shown, f"ranges that do not admit all of {covered}, or {opt_in}=true")
+        # The API opens 80 (and 443 with a certificate) per CIDR; the database's group also admits the service.
+        for cidrs_key, ports, reserved in (
+            ("api_allowed_cidrs", 2 if self.certificate_arn else 1, 0),
+            ("db_allowed_cidrs", 1, 1),
+        ):
+            if problem := aws_rules.security_group_rules_problem(
+                getattr(self, cidrs_key), ports=ports, reserved=reserved
+            ):
+                raise ConfigError(cidrs_key, f"{len(getattr(self, cidrs_key))} CIDRs", problem)
+        self._profile_rules()
+        self._region_rules(context.get("default_region"))
+        self._secret_rules()
+        self._pipeline_rules()
         if self.alarm_email and not self.alarms:
             raise ConfigError("alarm_email", self.alarm_email, "only with alarms=true")
+        return self
+
+    def _profile_rules(self) -> None:
+        if not self.is_prod:
+            return
+        if self.removal_behaviour == "destroy":
+            raise ConfigError("removal_behaviour", "destroy", "'snapshot' in the prod profile")
+        if self.nat_gateways == 0:
+            # Prod tasks run in private subnets; with no NAT they cannot pull the image or reach an LLM.
+            raise ConfigError("nat_gateways", 0, "1 or 2 in the prod profile (tasks in private subnets need egress)")
+        if not self.certificate_arn and not self.allow_plain_http:
+            raise ConfigError(
+                "certificate_arn", None, "an ACM certificate ARN in the prod profile, or allow_plain_http=true"
+            )
+
+    def _region_rules(self, default_region: str | None) -> None:
+        region = self.region
+        if region is None and default_region:
+            if problem := aws_rules.region_problem(default_region):
+                raise ConfigError("region", default_region, f"{problem} (from CDK_DEFAULT_REGION; set -c region)")
+            region = default_region
+        if self.certificate_arn and (problem := aws_rules.certificate_arn_problem(self.certificate_arn, region)):
+            raise ConfigError("certificate_arn", self.certificate_arn, problem)
+        if self.llm_secret_arn and (problem := aws_rules.secret_arn_problem(self.llm_secret_arn, region)):
+            raise ConfigError("llm_secret_arn", self.llm_secret_arn, problem)
+
+    def _secret_rules(self) -> None:
+        if self.llm_secret_arn:
+            return
+        # The stack seeds the secret it creates with one empty field per env var, named like the env var.
+        for env_var, json_key in self.llm_secret_keys.items():
+            if json_key != env_var:
+                raise ConfigError(
+                    "llm_secret_keys",
+                    f"{env_var}:{json_key}",
+                    f"JSON key {env_var} for {env_var} when the stack creates the secret (set llm_secret_arn "
+                    "to map other key names)",
+                )
+
+    def _pipeline_rules(self) -> None:
+        if not self.pipeline:
+            return
+        for required in ("pipeline_repo", "pipeline_connection_arn"):
+            if not getattr(self, required):
+                raise ConfigError(required, None, "required with pipeline=true (owner/name and a CodeConnections ARN)")
+        if not self.region:
+            # The pipeline and its CodeConnections source are regional: say where, do not inherit a default.
+            raise ConfigError("region", None, "required with pipeline=true: the region the pipeline runs in")
+
+    @classmethod
+    def _allowed(cls, name: str) -> str:
+        extra = cls.model_fields[name].json_schema_extra
+        return str(extra["allowed"]) if isinstance(extra, dict) else "see README.md"
 
 
-def _or_default(value: Any, default: Any) -> Any:
-    return default if value is None or value == "" else value
+CONFIG_KEYS: tuple[str, ...] = tuple(LettaConfig.model_fields)
 
 
-def _optional(value: Any, key: str, check: Callable[[str, Any], Any]) -> Any:
-    return None if value in (None, "", "none", "null") else check(key, value)
-
-
-def _env_name(value: Any) -> str:
+def check_env(value: Any) -> str:
+    """`value` if it is an environment name the stacks accept, else ConfigError. The operator scripts use it
+    for `--env`: one rule for synth and for finding the stacks."""
+    value = _coerce("env", value)
     if not isinstance(value, str) or not _ENV_NAME.match(value):
-        raise ConfigError(
-            "env",
-            value,
-            "1-20 characters, lowercase letters, digits and '-', starting with a letter "
-            "(it becomes part of stack names)",
-        )
+        raise ConfigError("env", value, LettaConfig._allowed("env"))
+    for name in (f"letta-{value}-data", f"letta-{value}-service", f"letta-{value}-pipeline"):
+        if problem := aws_rules.stack_name_problem(name):
+            raise ConfigError("env", value, problem)
+    if problem := aws_rules.cluster_identifier_problem(f"letta-{value}"):
+        raise ConfigError("env", value, problem)
     return value
 
 
-def _choice(key: str, value: Any, allowed: tuple[Any, ...]) -> Any:
-    if value not in allowed:
-        raise ConfigError(key, value, f"one of {', '.join(str(a) for a in allowed)}")
-    return value
+def _coerce(name: str, value: Any) -> Any:
+    """A `-c` string or a cdk.json value as the type `name` is declared with; the model then checks it."""
+    return context_values.parse(name, value, LettaConfig.model_fields[name].annotation, LettaConfig._allowed(name))
 
 
-def _number(key: str, value: Any) -> float:
-    if isinstance(value, bool):
-        raise ConfigError(key, value, "a number")
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise ConfigError(key, value, "a number") from None
+def _is_cdk_key(name: str) -> bool:
+    return name.startswith(_CDK_KEY_PREFIXES) or name in _CDK_KEYS or (":" in name and name not in CONFIG_KEYS)
 
 
-def _int(key: str, value: Any, low: int, high: int) -> int:
-    number = _number(key, value)
-    if not number.is_integer() or not low <= number <= high:
-        raise ConfigError(key, value, f"a whole number from {low} to {high}")
-    return int(number)
+def _normal(name: str) -> str:
+    return name.strip().lower().replace("-", "_")
 
 
-def _acu(key: str, value: Any, *, low: float) -> float:
-    number = _number(key, value)
-    if not low <= number <= 256 or (number * 2) % 1:
-        raise ConfigError(key, value, f"{low} to 256 Aurora capacity units in steps of 0.5")
-    return number
-
-
-def _bool(key: str, value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.lower() in ("true", "false"):
-        return value.lower() == "true"
-    raise ConfigError(key, value, "true or false")
-
-
-def _identifier(key: str, value: Any) -> str:
-    if not isinstance(value, str) or not _IDENTIFIER.match(value):
-        raise ConfigError(
-            key,
-            value,
-            "a PostgreSQL name: lowercase letters, digits and '_', at most 63, not starting with a digit",
-        )
-    return value
-
-
-def _list(key: str, value: Any) -> list[str]:
-    """A list from cdk.json (JSON array) or from `-c key=a,b` (comma-separated string)."""
-    if isinstance(value, str):
-        value = value.strip()
-        if value.startswith("["):
-            try:
-                value = json.loads(value)
-            except json.JSONDecodeError:
-                raise ConfigError(key, value, "a JSON array or a comma-separated list") from None
-        else:
-            return [item.strip() for item in value.split(",") if item.strip()]
-    if not isinstance(value, list | tuple) or not all(isinstance(item, str) for item in value):
-        raise ConfigError(key, value, "a list of strings")
-    return list(value)
-
-
-def _cidrs(key: str, value: Any) -> tuple[str, ...]:
-    cidrs = []
-    for item in _list(key, value):
-        try:
-            network = ipaddress.ip_network(item, strict=True)
-        except ValueError:
-            raise ConfigError(key, item, "IPv4 or IPv6 CIDRs such as 203.0.113.7/32 (host bits zero)") from None
-        cidrs.append(str(network))
-    return tuple(cidrs)
-
-
-def _check_open_world(key: str, cidrs: tuple[str, ...], opt_in_key: str, opted_in: bool) -> None:
-    for cidr in cidrs:
-        if ipaddress.ip_network(cidr).prefixlen == 0 and not opted_in:
-            raise ConfigError(key, cidr, f"a narrower range; the whole internet needs {opt_in_key}=true as well")
-
-
-def _image(value: Any) -> str:
-    if not isinstance(value, str) or not _IMAGE.match(value) or value.endswith(":latest"):
-        raise ConfigError(
-            "letta_image",
-            value,
-            "an image pinned by tag or digest, e.g. letta/letta:0.16.8 or "
-            "letta/letta@sha256:<64 hex>; ':latest' and untagged names are not pinned",
-        )
-    return value
-
-
-def _region(key: str, value: Any) -> str:
-    if not isinstance(value, str) or not _REGION.match(value):
-        raise ConfigError(key, value, "an AWS region name such as us-east-1")
-    return value
-
-
-def _arn(key: str, value: Any) -> str:
-    if not isinstance(value, str) or not _ARN.match(value):
-        raise ConfigError(key, value, "a full ARN (arn:aws:<service>:<region>:<account>:...)")
-    return value
-
-
-def _email(key: str, value: Any) -> str:
-    if not isinstance(value, str) or not _EMAIL.match(value):
-        raise ConfigError(key, value, "an email address")
-    return value
-
-
-def _repo(key: str, value: Any) -> str:
-    if not isinstance(value, str) or not re.match(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$", value):
-        raise ConfigError(key, value, "a repository as owner/name")
-    return value
-
-
-def _branch(value: Any) -> str:
-    if not isinstance(value, str) or not re.match(r"^[A-Za-z0-9._/-]{1,100}$", value) or ".." in value:
-        raise ConfigError("pipeline_branch", value, "a branch name")
-    return value
-
-
-def _llm_keys(value: Any) -> dict[str, str]:
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except json.JSONDecodeError:
-            raise ConfigError("llm_secret_keys", value, 'a JSON object such as {"OPENAI_API_KEY": "openai"}') from None
-    if not isinstance(value, Mapping) or not value:
-        raise ConfigError("llm_secret_keys", value, "a non-empty JSON object: env var -> JSON key in the secret")
-    for env_var, json_key in value.items():
-        if env_var not in LLM_ENV_VARS:
-            raise ConfigError("llm_secret_keys", env_var, f"one of {', '.join(LLM_ENV_VARS)}")
-        if not isinstance(json_key, str) or not re.match(r"^[A-Za-z0-9_.-]{1,64}$", json_key):
-            raise ConfigError("llm_secret_keys", json_key, "a JSON key of letters, digits, '_', '.', '-'")
-    return dict(value)
+def _one_line(error: ValidationError) -> ConfigError:
+    """The first problem pydantic found, as the one line a user sees."""
+    first = error.errors(include_url=False)[0]
+    cause = (first.get("ctx") or {}).get("error")
+    if isinstance(cause, ConfigError):
+        return cause
+    location = first.get("loc") or ("config",)
+    name = str(location[0])
+    value = first.get("input")
+    if name in LettaConfig.model_fields:
+        allowed = LettaConfig._allowed(name)
+        if first["type"].endswith("_type") or first["type"] in ("dict_type", "tuple_type"):
+            allowed = f"{allowed} ({first['msg'].lower()})"
+        return ConfigError(name, value, allowed)
+    return ConfigError(name, value, first["msg"])

@@ -6,8 +6,34 @@ from aws_cdk import aws_logs as logs
 
 from stacks.config import LOG_RETENTION_DAYS
 
-# RetentionDays lists the finite periods in the same ascending order as LOG_RETENTION_DAYS.
-_BY_DAYS = dict(zip(LOG_RETENTION_DAYS, list(logs.RetentionDays)[: len(LOG_RETENTION_DAYS)], strict=True))
+R = logs.RetentionDays
+# By value, not by position: aws-cdk-lib's Python enum carries member names, so each period is spelled out
+# next to the number of days it stands for (tests check the synthesized RetentionInDays for every one).
+_BY_DAYS: dict[int, logs.RetentionDays] = {
+    1: R.ONE_DAY,
+    3: R.THREE_DAYS,
+    5: R.FIVE_DAYS,
+    7: R.ONE_WEEK,
+    14: R.TWO_WEEKS,
+    30: R.ONE_MONTH,
+    60: R.TWO_MONTHS,
+    90: R.THREE_MONTHS,
+    120: R.FOUR_MONTHS,
+    150: R.FIVE_MONTHS,
+    180: R.SIX_MONTHS,
+    365: R.ONE_YEAR,
+    400: R.THIRTEEN_MONTHS,
+    545: R.EIGHTEEN_MONTHS,
+    731: R.TWO_YEARS,
+    1096: R.THREE_YEARS,
+    1827: R.FIVE_YEARS,
+    2192: R.SIX_YEARS,
+    2557: R.SEVEN_YEARS,
+    2922: R.EIGHT_YEARS,
+    3288: R.NINE_YEARS,
+    3653: R.TEN_YEARS,
+}
+assert set(_BY_DAYS) == set(LOG_RETENTION_DAYS), "config.LOG_RETENTION_DAYS and this table must list the same days"
 
 
 def retention(days: int) -> logs.RetentionDays:

@@ -57,6 +57,11 @@ def synthesize(overrides: dict[str, Any] | None = None, *, nag: bool = False) ->
     return Synthesized(app, stacks, root)
 
 
+def profile_context(name: str) -> dict[str, Any]:
+    """Overrides for a profile; prod without a certificate needs allow_plain_http=true to synthesize."""
+    return {"profile": name, "allow_plain_http": True} if name == "prod" else {"profile": name}
+
+
 @cache
 def _cached(key: str) -> Synthesized:
     return synthesize(json.loads(key))

@@ -1,4 +1,5 @@
-"""The config: profile defaults, overrides as cdk.json types or `-c` strings, and every bad value refused."""
+"""The config model: profile defaults, values as cdk.json types or `-c` strings, every bad value refused in
+one line naming the key, the value and what is allowed, unknown keys with a did-you-mean."""
 
 from __future__ import annotations
 
@@ -6,37 +7,85 @@ import json
 from pathlib import Path
 from typing import Any
 
+import aws_cdk as cdk
 import pytest
 
-from stacks.config import CONFIG_KEYS, ConfigError, LettaConfig
+from stacks.aws_rules import FARGATE_SIZES
+from stacks.config import CONFIG_KEYS, LOG_RETENTION_DAYS, ConfigError, LettaConfig
 
 CDK_JSON_CONTEXT = json.loads((Path(__file__).resolve().parents[1] / "cdk.json").read_text())["context"]
+UUID = "00000000-0000-0000-0000-000000000000"
+ACCOUNT = "123456789012"
+CERT_US = f"arn:aws:acm:us-east-1:{ACCOUNT}:certificate/{UUID}"
+CERT_EU = f"arn:aws:acm:eu-west-1:{ACCOUNT}:certificate/{UUID}"
+SECRET = f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:letta-llm-AbC123"
+CONNECTION = f"arn:aws:codeconnections:eu-west-1:{ACCOUNT}:connection/{UUID}"
+DIGEST = "sha256:" + "a" * 64
+PROD = {"profile": "prod", "allow_plain_http": True}
+PIPELINE = {
+    "pipeline": True,
+    "region": "eu-west-1",
+    "pipeline_repo": "acme/letta",
+    "pipeline_connection_arn": CONNECTION,
+}
+
+
+@pytest.fixture(autouse=True)
+def _no_cli_region(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CLI's default region would take part in the region rules; tests set it where they mean to."""
+    monkeypatch.delenv("CDK_DEFAULT_REGION", raising=False)
 
 
 def config(**values: Any) -> LettaConfig:
     return LettaConfig.from_mapping(values)
 
 
+def as_cli(value: Any) -> str:
+    """What `-c key=value` hands the app: always a string."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list | tuple):
+        return json.dumps(list(value)) if any(not isinstance(v, str) or "," in v for v in value) else ",".join(value)
+    if isinstance(value, dict):
+        return json.dumps(value)
+    return str(value)
+
+
+def from_cdk_json(values: dict[str, Any]) -> LettaConfig:
+    """The cdk.json path: the values as JSON types in the app's context, read as compose() reads them."""
+    return LettaConfig.from_app(cdk.App(context={**CDK_JSON_CONTEXT, **values}))
+
+
+def from_command_line(values: dict[str, Any]) -> LettaConfig:
+    """The `-c` path: the same values as the strings the CLI passes."""
+    return LettaConfig.from_app(cdk.App(context={**CDK_JSON_CONTEXT, **{k: as_cli(v) for k, v in values.items()}}))
+
+
+# --- Defaults and parsing -------------------------------------------------------------------------------
+
+
 def test_defaults_are_the_walkthrough_sizing_in_dev() -> None:
     c = config()
     assert (c.env, c.profile) == ("dev", "dev")
     assert (c.min_acu, c.max_acu) == (0.5, 1)
-    assert c.postgres_version.startswith("17.")
+    assert c.postgres_version == "17.9"
     assert c.letta_image == "letta/letta:0.16.8"
     assert (c.removal_behaviour, c.deletion_protection, c.nat_gateways) == ("destroy", False, 0)
     assert c.db_allowed_cidrs == () and c.api_allowed_cidrs == ()
+    assert (c.storage_type, c.app_password_generation, c.allow_plain_http) == ("aurora", 1, False)
 
 
 def test_prod_profile_is_protected() -> None:
-    c = config(profile="prod")
+    c = config(**PROD)
     assert c.is_prod
     assert (c.removal_behaviour, c.deletion_protection, c.backup_retention_days) == ("snapshot", True, 35)
     assert (c.min_tasks, c.max_tasks) == (2, 4)
     assert c.nat_gateways >= 1 and c.alarms
+    assert c.storage_type == "aurora"
 
 
 def test_env_named_prod_implies_prod_profile() -> None:
-    assert config(env="prod").profile == "prod"
+    assert config(env="prod", allow_plain_http=True).profile == "prod"
     assert config(env="pr-42").profile == "dev"
 
 
@@ -49,108 +98,313 @@ def test_command_line_strings_are_parsed() -> None:
         backup_retention_days="7",
         task_cpu="2048",
         task_memory="4096",
+        llm_secret_keys='{"OPENAI_API_KEY": "OPENAI_API_KEY"}',
+        api_allowed_cidrs='["2001:db8::/32"]',
     )
     assert (c.min_acu, c.max_acu) == (0, 4)
     assert c.db_allowed_cidrs == ("203.0.113.7/32", "198.51.100.0/24")
+    assert c.api_allowed_cidrs == ("2001:db8::/32",)
     assert c.deletion_protection is True
     assert (c.backup_retention_days, c.task_cpu, c.task_memory) == (7, 2048, 4096)
+    assert c.llm_secret_keys == {"OPENAI_API_KEY": "OPENAI_API_KEY"}
 
 
 def test_explicit_value_beats_profile_default() -> None:
-    assert config(profile="prod", backup_retention_days=14).backup_retention_days == 14
+    assert config(**PROD, backup_retention_days=14).backup_retention_days == 14
 
 
-def test_cdk_json_context_is_a_valid_config() -> None:
-    keys = {k: v for k, v in CDK_JSON_CONTEXT.items() if not k.startswith("@")}
-    assert set(keys) <= set(CONFIG_KEYS)
-    LettaConfig.from_mapping(keys)
+def test_cdk_json_holds_only_what_a_user_edits() -> None:
+    mine = {k: v for k, v in CDK_JSON_CONTEXT.items() if not k.startswith("@")}
+    assert set(mine) <= set(CONFIG_KEYS)
+    # Defaults live in the model alone: cdk.json repeats none except the environment name users change.
+    repeated = {k for k, v in mine.items() if LettaConfig.model_fields[k].default == v and v not in ([], "dev")}
+    assert repeated == set()
+    LettaConfig.from_mapping(CDK_JSON_CONTEXT)
 
 
 def test_config_is_frozen() -> None:
-    with pytest.raises(AttributeError):
+    with pytest.raises(ValueError, match="frozen"):
         config().min_acu = 2  # type: ignore[misc]
 
 
-BAD_CONFIGS: list[tuple[dict[str, Any], str]] = [
-    ({"profile": "staging"}, "profile"),
-    ({"env": "Dev"}, "env"),
-    ({"env": "my_env"}, "env"),
-    ({"env": "a" * 21}, "env"),
-    ({"min_acu": 0.25}, "min_acu"),
-    ({"min_acu": "half"}, "min_acu"),
-    ({"min_acu": -0.5}, "min_acu"),
-    ({"min_acu": 2, "max_acu": 1}, "min_acu"),
-    ({"max_acu": 300}, "max_acu"),
-    ({"max_acu": 0.5}, "max_acu"),
-    ({"max_acu": 1.3}, "max_acu"),
-    ({"postgres_version": "16.4"}, "postgres_version"),
-    ({"postgres_version": "17.1"}, "postgres_version"),
-    ({"db_allowed_cidrs": ["10.0.0.1/33"]}, "db_allowed_cidrs"),
-    ({"db_allowed_cidrs": "203.0.113.7/24"}, "db_allowed_cidrs"),
-    ({"db_allowed_cidrs": "my-laptop"}, "db_allowed_cidrs"),
-    ({"db_allowed_cidrs": ["0.0.0.0/0"]}, "db_allowed_cidrs"),
-    ({"db_allowed_cidrs": "::/0"}, "db_allowed_cidrs"),
-    ({"api_allowed_cidrs": "0.0.0.0/0"}, "api_allowed_cidrs"),
-    ({"backup_retention_days": 0}, "backup_retention_days"),
-    ({"backup_retention_days": 36}, "backup_retention_days"),
-    ({"backup_retention_days": 1.5}, "backup_retention_days"),
-    ({"deletion_protection": "yes"}, "deletion_protection"),
-    ({"removal_behaviour": "retain"}, "removal_behaviour"),
-    ({"profile": "prod", "removal_behaviour": "destroy"}, "removal_behaviour"),
-    ({"db_name": "Letta-DB"}, "db_name"),
-    ({"db_name": "1letta"}, "db_name"),
-    ({"app_db_user": 'x"; DROP ROLE postgres; --'}, "app_db_user"),
-    ({"app_db_user": "postgres"}, "app_db_user"),
-    ({"letta_image": "letta/letta:latest"}, "letta_image"),
-    ({"letta_image": "letta/letta"}, "letta_image"),
-    ({"letta_image": "letta/letta@sha256:abc"}, "letta_image"),
-    ({"task_cpu": 1000}, "task_cpu"),
-    ({"task_cpu": 256, "task_memory": 4096}, "task_memory"),
-    ({"cpu_architecture": "arm"}, "cpu_architecture"),
-    ({"min_tasks": 3, "max_tasks": 2}, "min_tasks"),
-    ({"min_tasks": 0}, "min_tasks"),
-    ({"region": "mars-1"}, "region"),
-    ({"certificate_arn": "my-cert"}, "certificate_arn"),
-    ({"llm_secret_keys": {"PATH": "x"}}, "llm_secret_keys"),
-    ({"llm_secret_keys": "{not json"}, "llm_secret_keys"),
-    ({"log_retention_days": 10}, "log_retention_days"),
-    ({"auto_pause_seconds": 60}, "auto_pause_seconds"),
-    ({"nat_gateways": 3}, "nat_gateways"),
-    ({"profile": "prod", "nat_gateways": 0}, "nat_gateways"),
-    ({"alarm_email": "ops@example.com"}, "alarm_email"),
-    ({"alarm_email": "not-an-email", "alarms": True}, "alarm_email"),
-    ({"db_allow_publik": True}, "db_allow_publik"),
-    ({"pipeline": True, "region": "eu-west-1"}, "pipeline_repo"),
-    ({"pipeline": True, "region": "eu-west-1", "pipeline_repo": "a/b"}, "pipeline_connection_arn"),
+def test_from_context_reads_known_keys_through_a_getter() -> None:
+    assert LettaConfig.from_context({"min_acu": "0", "max_acu": "2"}.get).max_acu == 2
+
+
+def test_every_key_has_a_description_and_what_is_allowed() -> None:
+    for name, field in LettaConfig.model_fields.items():
+        assert field.description, name
+        assert isinstance(field.json_schema_extra, dict) and field.json_schema_extra["allowed"], name
+
+
+def test_cdk_keys_are_not_refused() -> None:
+    from_cdk_json(
+        {
+            "@aws-cdk/aws-s3:newFlag": True,
+            "@aws-cdk-containers/ecs-service-extensions:enableDefaultLogDriver": True,
+            "aws:cdk:enable-path-metadata": True,
+            "aws-cdk:enableDiffNoFail": True,
+            "cdk-nag:verbose": True,
+            "acknowledged-issue-numbers": [34892],
+            "availability-zones:account=123456789012:region=eu-west-1": ["eu-west-1a", "eu-west-1b"],
+        }
+    )
+
+
+def test_cli_default_region_takes_part_in_the_region_rules(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CDK_DEFAULT_REGION", "ap-south-2")  # no RDS Data API there
+    with pytest.raises(ConfigError, match="CDK_DEFAULT_REGION"):
+        from_cdk_json({})
+    monkeypatch.setenv("CDK_DEFAULT_REGION", "us-east-1")
+    with pytest.raises(ConfigError, match=r"certificate_arn.*us-east-1"):
+        from_cdk_json({"certificate_arn": CERT_EU})
+    assert from_cdk_json({"certificate_arn": CERT_US}).region is None
+
+
+# --- Invalid: (values, key, a fragment of what the line must say) ---------------------------------------
+
+INVALID: list[tuple[dict[str, Any], str, str]] = [
+    # typos and unknown keys
+    ({"min_acus": 2}, "min_acus", "did you mean 'min_acu'"),
+    ({"max-acu": 4}, "max-acu", "did you mean 'max_acu'"),
+    ({"db_allow_publik": True}, "db_allow_publik", "did you mean 'db_allow_public'"),
+    ({"MIN_ACU": 1}, "MIN_ACU", "did you mean 'min_acu'"),
+    ({"api_allowed_cidr": "203.0.113.7/32"}, "api_allowed_cidr", "did you mean 'api_allowed_cidrs'"),
+    ({"letta_imgae": "letta/letta:0.16.8"}, "letta_imgae", "did you mean 'letta_image'"),
+    ({"flux_capacitor": 1}, "flux_capacitor", "not a config key"),
+    # profile and env
+    ({"profile": "staging"}, "profile", "dev, prod"),
+    ({"env": "Dev"}, "env", "lowercase"),
+    ({"env": "my_env"}, "env", "lowercase"),
+    ({"env": "a" * 21}, "env", "1-20"),
+    ({"env": "dev-"}, "env", "single '-'"),
+    ({"env": "pr--42"}, "env", "single '-'"),
+    ({"env": "-dev"}, "env", "starting with a letter"),
+    ({"env": "1dev"}, "env", "starting with a letter"),
+    ({"env": "dev\n"}, "env", "newlines"),
+    ({"env": " dev"}, "env", "spaces"),
+    ({"env": ""}, "env", "1-20"),
+    # capacity
+    ({"min_acu": 0.25}, "min_acu", "steps of 0.5"),
+    ({"min_acu": "half"}, "min_acu", "steps of 0.5"),
+    ({"min_acu": -0.5}, "min_acu", "0 to 256"),
+    ({"min_acu": "nan"}, "min_acu", "0 to 256"),
+    ({"min_acu": 2, "max_acu": 1}, "min_acu", "at most max_acu"),
+    ({"max_acu": 300}, "max_acu", "1 to 256"),
+    ({"max_acu": 0.5}, "max_acu", "1 to 256"),
+    ({"max_acu": 1.3}, "max_acu", "steps of 0.5"),
+    ({"max_acu": "inf"}, "max_acu", "1 to 256"),
+    ({"auto_pause_seconds": 60}, "auto_pause_seconds", "300 to 86400"),
+    ({"auto_pause_seconds": 86_401}, "auto_pause_seconds", "300 to 86400"),
+    ({"auto_pause_seconds": 300.5}, "auto_pause_seconds", "whole number"),
+    # engine and storage
+    ({"postgres_version": "16.4"}, "postgres_version", "17.9"),
+    ({"postgres_version": "17.1"}, "postgres_version", "17.4"),
+    ({"postgres_version": "17.8"}, "postgres_version", "17.9"),
+    ({"storage_type": "io1"}, "storage_type", "aurora-iopt1"),
+    # database and role names
+    ({"db_name": "_letta"}, "db_name", "starting with a letter"),
+    ({"db_name": "user"}, "db_name", "reserved word"),
+    ({"db_name": "select"}, "db_name", "reserved word"),
+    ({"db_name": "Letta-DB"}, "db_name", "lowercase"),
+    ({"db_name": "1letta"}, "db_name", "starting with a letter"),
+    ({"db_name": "a" * 64}, "db_name", "1-63"),
+    ({"db_name": "postgres"}, "db_name", "not postgres"),
+    ({"db_name": "template1"}, "db_name", "template1"),
+    ({"app_db_user": "pg_letta"}, "app_db_user", "pg_*"),
+    ({"app_db_user": "postgres"}, "app_db_user", "postgres"),
+    ({"app_db_user": "rdsadmin"}, "app_db_user", "rds*"),
+    ({"app_db_user": "rds_letta"}, "app_db_user", "rds*"),
+    ({"app_db_user": "public"}, "app_db_user", "public"),
+    ({"app_db_user": "user"}, "app_db_user", "reserved word"),
+    ({"app_db_user": 'x"; DROP ROLE postgres; --'}, "app_db_user", "role name"),
+    ({"app_password_generation": 0}, "app_password_generation", "1 to 1000000"),
+    ({"app_password_generation": 1_000_001}, "app_password_generation", "1 to 1000000"),
+    # network exposure
+    ({"db_allowed_cidrs": ["10.0.0.1/33"]}, "db_allowed_cidrs", "CIDRs"),
+    ({"db_allowed_cidrs": "203.0.113.7/24"}, "db_allowed_cidrs", "host bits zero"),
+    ({"db_allowed_cidrs": "my-laptop"}, "db_allowed_cidrs", "CIDRs"),
+    ({"db_allowed_cidrs": ["0.0.0.0/0"]}, "db_allowed_cidrs", "db_allow_public=true"),
+    ({"db_allowed_cidrs": "::/0"}, "db_allowed_cidrs", "db_allow_public=true"),
+    ({"api_allowed_cidrs": "0.0.0.0/0"}, "api_allowed_cidrs", "api_allow_public=true"),
+    ({"api_allowed_cidrs": ["0.0.0.0/1", "128.0.0.0/1"]}, "api_allowed_cidrs", "0.0.0.0/0"),
+    ({"api_allowed_cidrs": ["0.0.0.0/1", "128.0.0.0/2", "192.0.0.0/2"]}, "api_allowed_cidrs", "0.0.0.0/0"),
+    ({"api_allowed_cidrs": ["2000::/4", "3000::/4"]}, "api_allowed_cidrs", "::/0"),
+    ({"db_allow_public": "yes"}, "db_allow_public", "true or false"),
+    ({"api_allowed_cidrs": [f"198.51.100.{i}/32" for i in range(61)]}, "api_allowed_cidrs", "at most 60 IPv4"),
     (
-        {"pipeline": True, "pipeline_repo": "a/b", "pipeline_connection_arn": "arn:aws:x:us-east-1:123456789012:y"},
-        "region",
+        {"api_allowed_cidrs": [f"198.51.100.{i}/32" for i in range(31)], "certificate_arn": CERT_US},
+        "api_allowed_cidrs",
+        "at most 30 IPv4",
     ),
-    ({"pipeline_repo": "not a repo"}, "pipeline_repo"),
-    ({"pipeline_branch": "a..b"}, "pipeline_branch"),
+    ({"db_allowed_cidrs": [f"2001:db8:{i:x}::/48" for i in range(60)]}, "db_allowed_cidrs", "at most 59 IPv6"),
+    # protection and backups
+    ({"backup_retention_days": 0}, "backup_retention_days", "1 to 35"),
+    ({"backup_retention_days": 36}, "backup_retention_days", "1 to 35"),
+    ({"backup_retention_days": 1.5}, "backup_retention_days", "whole number"),
+    ({"deletion_protection": "yes"}, "deletion_protection", "true or false"),
+    ({"deletion_protection": 1}, "deletion_protection", "true"),
+    ({"removal_behaviour": "retain"}, "removal_behaviour", "snapshot"),
+    ({**PROD, "removal_behaviour": "destroy"}, "removal_behaviour", "prod"),
+    ({"nat_gateways": 3}, "nat_gateways", "0, 1 or 2"),
+    ({"nat_gateways": -1}, "nat_gateways", "0, 1 or 2"),
+    ({**PROD, "nat_gateways": 0}, "nat_gateways", "prod"),
+    # image references
+    ({"letta_image": "letta/letta:latest"}, "letta_image", "not pinned"),
+    ({"letta_image": "letta/letta"}, "letta_image", "not pinned"),
+    ({"letta_image": "letta/letta@sha256:abc"}, "letta_image", "grammar"),
+    ({"letta_image": "letta/letta@md5:" + "a" * 32}, "letta_image", "sha256"),
+    ({"letta_image": "https://docker.io/letta/letta:0.16.8"}, "letta_image", "grammar"),
+    ({"letta_image": "letta/letta:0.16.8:fix"}, "letta_image", "grammar"),
+    ({"letta_image": "letta//letta:0.16.8"}, "letta_image", "grammar"),
+    ({"letta_image": "Letta/Letta:0.16.8"}, "letta_image", "grammar"),
+    ({"letta_image": "letta/letta:"}, "letta_image", "grammar"),
+    ({"letta_image": "letta/letta:0.16.8\n"}, "letta_image", "newlines"),
+    ({"letta_image": "letta/letta:" + "x" * 129}, "letta_image", "grammar"),
+    # Fargate
+    ({"task_cpu": 1000}, "task_cpu", "256, 512, 1024"),
+    ({"task_cpu": 256, "task_memory": 4096}, "task_memory", "512, 1024, 2048"),
+    ({"task_cpu": 256, "task_memory": 1536}, "task_memory", "512, 1024, 2048"),
+    ({"task_cpu": 8192, "task_memory": 17408}, "task_memory", "16384, 20480"),
+    ({"task_cpu": 16384, "task_memory": 24576}, "task_memory", "32768"),
+    ({"cpu_architecture": "arm"}, "cpu_architecture", "arm64, x86_64"),
+    ({"min_tasks": 3, "max_tasks": 2}, "min_tasks", "at most max_tasks"),
+    ({"min_tasks": 0}, "min_tasks", "1 to 20"),
+    ({"max_tasks": 21}, "max_tasks", "1 to 20"),
+    # regions and ARNs
+    ({"region": "mars-1"}, "region", "region name"),
+    ({"region": "ap-south-2"}, "region", "Data API"),
+    ({"region": "us-east-7"}, "region", "Data API"),
+    ({"region": "US-EAST-1"}, "region", "region name"),
+    ({"certificate_arn": "my-cert"}, "certificate_arn", "ACM certificate ARN"),
+    ({"certificate_arn": f"arn:aws:iam::{ACCOUNT}:server-certificate/x"}, "certificate_arn", "ACM"),
+    ({"certificate_arn": f"arn:aws:acm:us-east-1:{ACCOUNT}:certificate/abc"}, "certificate_arn", "<uuid>"),
+    ({"region": "us-east-1", "certificate_arn": CERT_EU}, "certificate_arn", "region us-east-1"),
+    ({"profile": "prod"}, "certificate_arn", "allow_plain_http=true"),
+    ({"env": "prod"}, "certificate_arn", "allow_plain_http=true"),
+    ({"llm_secret_arn": f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:letta-llm"}, "llm_secret_arn", "6"),
+    ({"llm_secret_arn": f"arn:aws:ssm:us-east-1:{ACCOUNT}:parameter/x"}, "llm_secret_arn", "Secrets Manager"),
+    ({"llm_secret_arn": "letta-llm"}, "llm_secret_arn", "Secrets Manager"),
+    ({"region": "cn-north-1", "llm_secret_arn": SECRET}, "llm_secret_arn", "partition aws-cn"),
+    # LLM keys
+    ({"llm_secret_keys": {"PATH": "x"}}, "llm_secret_keys", "OPENAI_API_KEY"),
+    ({"llm_secret_keys": "{not json"}, "llm_secret_keys", "JSON object"),
+    ({"llm_secret_keys": {"OPENAI_API_KEY": "openai"}}, "llm_secret_keys", "llm_secret_arn"),
+    ({"llm_secret_keys": {}}, "llm_secret_keys", "non-empty"),
+    ({"llm_secret_keys": ["OPENAI_API_KEY"]}, "llm_secret_keys", "JSON object"),
+    ({"llm_secret_arn": SECRET, "llm_secret_keys": {"OPENAI_API_KEY": "a b"}}, "llm_secret_keys", "JSON key"),
+    # operations
+    ({"log_retention_days": 10}, "log_retention_days", "CloudWatch Logs retention"),
+    ({"log_retention_days": 0}, "log_retention_days", "CloudWatch Logs retention"),
+    ({"alarm_email": "ops@example.com"}, "alarm_email", "alarms=true"),
+    ({"alarm_email": "not-an-email", "alarms": True}, "alarm_email", "email address"),
+    # pipeline
+    ({**PIPELINE, "pipeline_repo": None}, "pipeline_repo", "required with pipeline=true"),
+    ({**PIPELINE, "pipeline_connection_arn": None}, "pipeline_connection_arn", "required with pipeline=true"),
+    ({**PIPELINE, "region": None}, "region", "required with pipeline=true"),
+    ({"pipeline_repo": "not a repo"}, "pipeline_repo", "owner/name"),
+    ({"pipeline_branch": "a..b"}, "pipeline_branch", "branch"),
+    ({"pipeline_branch": "feature/"}, "pipeline_branch", "branch"),
+    (
+        {"pipeline_connection_arn": f"arn:aws:codeconnections:eu-west-1:{ACCOUNT}:connection/abc"},
+        "pipeline_connection_arn",
+        "uuid",
+    ),
+    ({"pipeline_connection_arn": CERT_US}, "pipeline_connection_arn", "CodeConnections"),
 ]
 
 
-@pytest.mark.parametrize(("values", "key"), BAD_CONFIGS, ids=[f"{k}-{i}" for i, (_, k) in enumerate(BAD_CONFIGS)])
-def test_bad_config_is_refused_naming_the_key(values: dict[str, Any], key: str) -> None:
+def _cases() -> list[Any]:
+    return [pytest.param(v, name, fragment, id=f"{i}-{name}") for i, (v, name, fragment) in enumerate(INVALID)]
+
+
+def _drop_nones(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def _assert_one_line(raised: ConfigError, name: str, fragment: str) -> None:
+    message = str(raised)
+    assert raised.key == name
+    assert "\n" not in message and "\r" not in message
+    assert message.startswith(f"config '{name}' = ") and " is not allowed: " in message
+    assert fragment in message, message
+
+
+def test_at_least_sixty_invalid_configurations() -> None:
+    assert len(INVALID) >= 60
+
+
+@pytest.mark.parametrize(("values", "name", "fragment"), _cases())
+def test_invalid_in_cdk_json_is_refused_in_one_line(values: dict[str, Any], name: str, fragment: str) -> None:
     with pytest.raises(ConfigError) as raised:
-        config(**values)
-    assert raised.value.key == key
-    message = str(raised.value)
-    assert f"'{key}'" in message
-    assert "not allowed:" in message
+        from_cdk_json(_drop_nones(values))
+    _assert_one_line(raised.value, name, fragment)
 
 
-def test_error_names_value_and_what_is_allowed() -> None:
-    with pytest.raises(ConfigError, match=r"config 'min_acu' = 0\.25 is not allowed: 0 to 256 .* steps of 0\.5"):
-        config(min_acu=0.25)
+@pytest.mark.parametrize(("values", "name", "fragment"), _cases())
+def test_invalid_on_the_command_line_is_refused_in_one_line(values: dict[str, Any], name: str, fragment: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        from_command_line(_drop_nones(values))
+    _assert_one_line(raised.value, name, fragment)
 
 
-def test_open_world_needs_explicit_opt_in() -> None:
-    assert config(db_allowed_cidrs="0.0.0.0/0", db_allow_public="true").db_allowed_cidrs == ("0.0.0.0/0",)
-    assert config(api_allowed_cidrs="0.0.0.0/0", api_allow_public=True).api_allowed_cidrs == ("0.0.0.0/0",)
+def test_task_memory_refusal_lists_exactly_the_fargate_sizes() -> None:
+    for cpu, sizes in FARGATE_SIZES.items():
+        for memory in sizes:
+            assert config(task_cpu=cpu, task_memory=memory).task_memory == memory
+        for memory in (sizes[0] - 1, sizes[-1] + 1, sizes[0] + 512):
+            if memory not in sizes:
+                with pytest.raises(ConfigError, match=", ".join(map(str, sizes))):
+                    config(task_cpu=cpu, task_memory=memory)
 
 
-def test_digest_pinned_image_is_accepted() -> None:
-    image = "letta/letta@sha256:" + "a" * 64
-    assert config(letta_image=image).letta_image == image
+def test_every_log_retention_value_is_accepted() -> None:
+    for days in LOG_RETENTION_DAYS:
+        assert config(log_retention_days=str(days)).log_retention_days == days
+
+
+# --- Unusual but valid ----------------------------------------------------------------------------------
+
+VALID: list[dict[str, Any]] = [
+    {"min_acu": 0, "auto_pause_seconds": 86_400},
+    {"min_acu": 128.5, "max_acu": 256},
+    {"postgres_version": 17.4},
+    {"storage_type": "aurora-iopt1", "postgres_version": "17.5"},
+    {"db_name": "x", "app_db_user": "_letta"},
+    {"db_name": "l" + "_" * 62, "app_db_user": "usr"},
+    {"letta_image": f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/mirror/letta/letta:0.16.8@{DIGEST}"},
+    {"letta_image": "localhost:5000/letta__fork/letta-server:v0.16.8-fix.1"},
+    {"letta_image": f"ghcr.io/acme/letta@{DIGEST}", "cpu_architecture": "x86_64"},
+    {"task_cpu": 16384, "task_memory": 122_880},
+    {"task_cpu": 256, "task_memory": 512},
+    {"db_allowed_cidrs": ["203.0.113.7/32", "2001:db8::/32"], "api_allowed_cidrs": "198.51.100.0/24,10.0.0.0/8"},
+    {"api_allowed_cidrs": ["0.0.0.0/0", "::/0"], "api_allow_public": True},
+    {"api_allowed_cidrs": ["0.0.0.0/1"]},
+    {"api_allowed_cidrs": [f"198.51.100.{i}/32" for i in range(60)] + [f"2001:db8:{i:x}::/48" for i in range(60)]},
+    {"db_allowed_cidrs": "0.0.0.0/0", "db_allow_public": True, "min_acu": 0},
+    {**PROD, "region": "eu-west-1", "certificate_arn": CERT_EU, "allow_plain_http": False, "nat_gateways": 1},
+    {**PROD, "deletion_protection": False, "backup_retention_days": 1, "min_tasks": 1, "max_tasks": 1},
+    {"llm_secret_arn": SECRET, "llm_secret_keys": {"OPENAI_API_KEY": "openai", "GROQ_API_KEY": "groq.key"}},
+    {"llm_secret_keys": {"ANTHROPIC_API_KEY": "ANTHROPIC_API_KEY"}},
+    {"log_retention_days": 3653, "alarms": True, "alarm_email": "ops+letta@example.co.uk"},
+    {"env": "a1-b2-c3-d4-e5-f6-g7", "app_password_generation": 1_000_000},
+    {"certificate_arn": "none", "llm_secret_arn": "null"},
+    {"enable_ecs_exec": "TRUE", "max_tasks": 20, "min_tasks": 20},
+    {**PIPELINE, "pipeline_branch": "release/2026.12"},
+]
+
+
+def test_at_least_fifteen_valid_configurations() -> None:
+    assert len(VALID) >= 15
+
+
+@pytest.mark.parametrize("values", VALID, ids=lambda v: ",".join(v)[:60])
+def test_unusual_but_valid_config_parses_on_both_paths(values: dict[str, Any]) -> None:
+    assert from_cdk_json(values) == from_command_line(values)
+
+
+@pytest.mark.parametrize("values", VALID, ids=lambda v: ",".join(v)[:60])
+def test_unusual_but_valid_config_synthesizes(values: dict[str, Any]) -> None:
+    from tests.cdk_app import synthesize
+
+    assert synthesize(values).templates()

@@ -70,7 +70,7 @@ def test_vpc_has_two_azs_and_no_nat_in_dev_but_nat_in_prod() -> None:
     dev = data()
     assert len(resources(dev, "AWS::EC2::Subnet")) == 4
     assert resources(dev, "AWS::EC2::NatGateway") == {}
-    prod = data(profile="prod")
+    prod = data(profile="prod", allow_plain_http=True)
     assert len(resources(prod, "AWS::EC2::NatGateway")) == 2
     assert len(resources(prod, "AWS::EC2::Subnet")) == 6
 
@@ -165,13 +165,13 @@ def test_dev_is_disposable() -> None:
 
 
 def test_prod_is_protected() -> None:
-    template = data(profile="prod")
+    template = data(profile="prod", allow_plain_http=True)
     cluster = only(template, "AWS::RDS::DBCluster")
     assert cluster["DeletionPolicy"] == "Snapshot"
     assert cluster["UpdateReplacePolicy"] == "Snapshot"
     assert cluster["Properties"]["DeletionProtection"] is True
     assert cluster["Properties"]["BackupRetentionPeriod"] == 35
-    assert synthesized(profile="prod").stack("Data").termination_protection is True
+    assert synthesized(profile="prod", allow_plain_http=True).stack("Data").termination_protection is True
 
 
 def test_outputs_name_everything_an_operator_needs() -> None:

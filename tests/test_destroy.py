@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.cdk_app import synthesized
+from tests.cdk_app import profile_context, synthesized
 
 # What each profile promises on destroy for what holds data: the cluster, and the data stack's secrets (the
 # logins, the connection string, the encryption key Letta's stored secrets need, the keys clients hold).
@@ -17,7 +17,7 @@ KEPT = {
 
 @pytest.mark.parametrize("profile", ["dev", "prod"])
 def test_every_resource_is_deleted_except_what_prod_keeps(profile: str) -> None:
-    templates = synthesized(profile=profile).templates()
+    templates = synthesized(**profile_context(profile)).templates()
     kept = []
     for name, template in templates.items():
         for logical_id, resource in template["Resources"].items():
@@ -35,7 +35,7 @@ def test_every_resource_is_deleted_except_what_prod_keeps(profile: str) -> None:
 
 @pytest.mark.parametrize("profile", ["dev", "prod"])
 def test_every_log_group_is_a_stack_resource_with_retention(profile: str) -> None:
-    for name, template in synthesized(profile=profile).templates().items():
+    for name, template in synthesized(**profile_context(profile)).templates().items():
         resources = template["Resources"]
         # The legacy LogRetention custom resource means a log group created outside the stack.
         assert not [r for r in resources.values() if r["Type"] == "Custom::LogRetention"], name
@@ -58,7 +58,7 @@ def test_no_lambda_sits_in_the_vpc() -> None:
 
 
 def test_prod_data_stack_needs_two_explicit_steps_before_it_can_go() -> None:
-    synth = synthesized(profile="prod")
+    synth = synthesized(profile="prod", allow_plain_http=True)
     assert synth.stack("Data").termination_protection is True
     cluster = next(
         r for r in synth.templates()["letta-dev-data"]["Resources"].values() if r["Type"] == "AWS::RDS::DBCluster"

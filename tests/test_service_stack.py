@@ -7,9 +7,11 @@ import json
 from typing import Any
 
 from stacks.service.log_filter import start_command
-from tests.cdk_app import synthesized
+from tests.cdk_app import profile_context, synthesized
 from tests.test_data_stack import only, resources
 
+# prod without a certificate is refused unless plain HTTP is explicitly allowed.
+PROD = {"profile": "prod", "allow_plain_http": True}
 CERTIFICATE = "arn:aws:acm:us-east-1:123456789012:certificate/00000000-0000-0000-0000-000000000000"
 
 
@@ -77,7 +79,7 @@ def test_tasks_join_the_app_security_group_the_database_admits() -> None:
     assert len(network["SecurityGroups"]) == 1
     assert "AppSecurityGroup" in json.dumps(network["SecurityGroups"][0])
     assert network["AssignPublicIp"] == "ENABLED"  # dev: no NAT, egress through a public IP
-    prod = only(service(profile="prod"), "AWS::ECS::Service")["Properties"]["NetworkConfiguration"]
+    prod = only(service(**PROD), "AWS::ECS::Service")["Properties"]["NetworkConfiguration"]
     assert prod["AwsvpcConfiguration"]["AssignPublicIp"] == "DISABLED"
 
 
@@ -124,7 +126,7 @@ def test_health_check_is_v1_health_with_the_trailing_slash() -> None:
     assert group["HealthyThresholdCount"] == 2
     attributes = {a["Key"]: a["Value"] for a in group["TargetGroupAttributes"]}
     assert attributes["deregistration_delay.timeout_seconds"] == "5"
-    prod = only(service(profile="prod"), "AWS::ElasticLoadBalancingV2::TargetGroup")["Properties"]
+    prod = only(service(**PROD), "AWS::ElasticLoadBalancingV2::TargetGroup")["Properties"]
     assert {a["Key"]: a["Value"] for a in prod["TargetGroupAttributes"]}["deregistration_delay.timeout_seconds"] == "30"
 
 
@@ -138,7 +140,7 @@ def test_deployments_roll_back_instead_of_hanging() -> None:
 
 def test_first_deployment_starts_one_task_and_scaling_follows_it() -> None:
     for profile, (low, high) in (("dev", (1, 2)), ("prod", (2, 4))):
-        template = service(profile=profile)
+        template = service(**profile_context(profile))
         # No DesiredCount: CloudFormation starts one task on create and never resets the count on update.
         assert "DesiredCount" not in only(template, "AWS::ECS::Service")["Properties"]
         target = only(template, "AWS::ApplicationAutoScaling::ScalableTarget")
@@ -193,7 +195,7 @@ def test_existing_llm_secret_is_used_with_the_configured_keys() -> None:
 
 def test_alarms_only_in_prod_and_cover_service_and_aurora() -> None:
     assert resources(service(), "AWS::CloudWatch::Alarm") == {}
-    alarms = resources(service(profile="prod", alarm_email="ops@example.com"), "AWS::CloudWatch::Alarm").values()
+    alarms = resources(service(**PROD, alarm_email="ops@example.com"), "AWS::CloudWatch::Alarm").values()
     metrics = {a["Properties"]["MetricName"] for a in alarms}
     assert metrics == {
         "UnHealthyHostCount",
@@ -204,7 +206,7 @@ def test_alarms_only_in_prod_and_cover_service_and_aurora() -> None:
         "DatabaseConnections",
     }
     assert all(a["Properties"]["AlarmActions"] for a in alarms)
-    subscription = only(service(profile="prod", alarm_email="ops@example.com"), "AWS::SNS::Subscription")
+    subscription = only(service(**PROD, alarm_email="ops@example.com"), "AWS::SNS::Subscription")
     assert subscription["Properties"]["Endpoint"] == "ops@example.com"
 
 

@@ -14,22 +14,25 @@ import pytest
 from aws_cdk.assertions import Annotations, Match
 from cdk_nag import AwsSolutionsChecks
 
-from tests.cdk_app import synthesize, synthesized
+from tests.cdk_app import profile_context, synthesize, synthesized
 
 PROFILES = ["dev", "prod"]
-CERTIFICATE = "arn:aws:acm:us-east-1:123456789012:certificate/00000000-0000-0000-0000-000000000000"
+UUID = "00000000-0000-0000-0000-000000000000"
+CERTIFICATE = f"arn:aws:acm:us-east-1:123456789012:certificate/{UUID}"
 # Variants worth linting beyond the profile defaults: the optional branches of the templates.
 VARIANTS = [
     {"profile": "dev"},
-    {"profile": "prod"},
+    {"profile": "prod", "allow_plain_http": True},
     {"profile": "dev", "min_acu": 0, "db_allowed_cidrs": "0.0.0.0/0", "db_allow_public": True},
     {"profile": "prod", "certificate_arn": CERTIFICATE, "enable_ecs_exec": True, "alarm_email": "ops@example.com"},
     {
         "pipeline": True,
         "region": "eu-west-1",
         "pipeline_repo": "acme/letta-aurora-cdk",
-        "pipeline_connection_arn": "arn:aws:codeconnections:us-east-1:123456789012:connection/abc",
+        "pipeline_connection_arn": f"arn:aws:codeconnections:us-east-1:123456789012:connection/{UUID}",
     },
+    # README's documented public API: the world on the load balancer, opted in explicitly.
+    {"profile": "dev", "api_allowed_cidrs": "0.0.0.0/0,::/0", "api_allow_public": True},
 ]
 
 
@@ -70,7 +73,11 @@ def test_cdk_nag_aws_solutions_has_no_unacknowledged_finding(overrides: dict[str
 
 def test_synth_with_cdk_nag_registered_succeeds_like_app_py() -> None:
     # app.py registers the plugin; synth raises ValidationFailed on any finding.
-    synthesize({"profile": "prod"}, nag=True)
+    synthesize({"profile": "prod", "allow_plain_http": True}, nag=True)
+
+
+def test_documented_public_api_synthesizes_with_cdk_nag_registered() -> None:
+    synthesize({"api_allowed_cidrs": "0.0.0.0/0", "api_allow_public": True}, nag=True)
 
 
 def test_cdk_nag_would_catch_an_unacknowledged_finding() -> None:
@@ -99,7 +106,7 @@ def test_synth_emits_no_warning_or_error_annotation(overrides: dict[str, object]
 
 
 def test_prod_without_certificate_warns_that_the_api_is_plain_http() -> None:
-    found = warnings({"profile": "prod"})
+    found = warnings({"profile": "prod", "allow_plain_http": True})
     assert len(found) == 1
     assert "plain HTTP" in found[0] and "certificate_arn" in found[0]
 
@@ -132,7 +139,7 @@ _SECRET_PATTERNS = [
 
 @pytest.mark.parametrize("profile", PROFILES)
 def test_no_template_contains_a_secret_value(profile: str) -> None:
-    for name, template in synthesized(profile=profile).templates().items():
+    for name, template in synthesized(**profile_context(profile)).templates().items():
         text = json.dumps(template)
         for pattern in _SECRET_PATTERNS:
             assert not pattern.search(text), f"{name}: {pattern.pattern}"

@@ -178,6 +178,14 @@ class LettaService(Construct):
             peer = ec2.Peer.ipv6(cidr) if ":" in cidr else ec2.Peer.ipv4(cidr)
             for port in ports:
                 security_group.add_ingress_rule(peer, ec2.Port.tcp(port), f"API client {cidr}")
+        if any(cidr in ("0.0.0.0/0", "::/0") for cidr in allowed_cidrs):
+            # The config admits a world-open CIDR only with api_allow_public=true, README's public-API option.
+            acknowledge(
+                security_group,
+                "AwsSolutions-EC23",
+                "The operator opted in with api_allow_public=true: the API is meant for clients anywhere and is "
+                "guarded by Letta's server password (and TLS when certificate_arn is set).",
+            )
         load_balancer = elbv2.ApplicationLoadBalancer(
             self,
             "LoadBalancer",
