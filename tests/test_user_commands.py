@@ -29,6 +29,7 @@ NO_STACK = "No stack found"
 SAMPLES = {
     "matrix.env": "dev",
     "vars.CDK_CONTEXT": "api_allowed_cidrs=203.0.113.7/32",
+    "vars.CDK_CONTEXT_PROD": "certificate_arn=arn:aws:acm:us-east-1:123456789012:certificate/00000000-0000-0000-0000-000000000000",
     "github.event.pull_request.number": "42",
 }
 
