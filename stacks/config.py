@@ -22,6 +22,7 @@ REMOVAL_BEHAVIOURS = ("destroy", "snapshot")
 CPU_ARCHITECTURES = ("arm64", "x86_64")
 # Aurora PostgreSQL 17 minors aws-cdk-lib 2.275 knows and AWS still offers (17.1 and 17.2 are deprecated).
 POSTGRES_VERSIONS = ("17.4", "17.5", "17.6", "17.7", "17.9")
+DEFAULT_POSTGRES_VERSION = POSTGRES_VERSIONS[-1]  # the newest 17 minor aws-cdk-lib knows; README says how to bump
 # CloudWatch Logs accepts only these retention periods.
 LOG_RETENTION_DAYS = (
     1,
@@ -122,7 +123,7 @@ _DEFAULTS: dict[str, Any] = {
     "min_acu": 0.5,
     "max_acu": 1,
     "auto_pause_seconds": 300,
-    "postgres_version": "17.4",
+    "postgres_version": DEFAULT_POSTGRES_VERSION,
     "db_name": "letta",
     "app_db_user": "letta_app",
     "app_password_generation": 1,

@@ -154,3 +154,23 @@ def test_open_world_needs_explicit_opt_in() -> None:
 def test_digest_pinned_image_is_accepted() -> None:
     image = "letta/letta@sha256:" + "a" * 64
     assert config(letta_image=image).letta_image == image
+
+
+def test_postgres_default_is_the_newest_17_minor_aws_cdk_lib_knows() -> None:
+    import json
+    from pathlib import Path
+
+    from aws_cdk import aws_rds as rds
+
+    from stacks.config import DEFAULT_POSTGRES_VERSION, POSTGRES_VERSIONS
+
+    known = {
+        getattr(rds.AuroraPostgresEngineVersion, name).aurora_postgres_full_version
+        for name in dir(rds.AuroraPostgresEngineVersion)
+        if name.startswith("VER_17_")
+    }
+    newest = max(known, key=lambda v: tuple(int(part) for part in v.split(".")))
+    assert DEFAULT_POSTGRES_VERSION == newest == config().postgres_version
+    assert set(POSTGRES_VERSIONS) <= known
+    cdk_json = json.loads((Path(__file__).resolve().parents[1] / "cdk.json").read_text())["context"]
+    assert cdk_json["postgres_version"] == newest
