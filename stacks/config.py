@@ -130,6 +130,7 @@ _DEFAULTS: dict[str, Any] = {
     "db_allowed_cidrs": [],
     "db_allow_public": False,
     "letta_image": DEFAULT_LETTA_IMAGE,
+    "letta_image_credentials_arn": None,
     "task_cpu": 1024,
     "task_memory": 2048,
     "cpu_architecture": "arm64",
@@ -173,6 +174,8 @@ class LettaConfig:
     nat_gateways: int
     # Service
     letta_image: str
+    # A Secrets Manager secret {"username", "password"} the image mirror logs in to letta_image's registry with.
+    letta_image_credentials_arn: str | None
     task_cpu: int
     task_memory: int
     cpu_architecture: str
@@ -242,6 +245,9 @@ class LettaConfig:
             removal_behaviour=_choice("removal_behaviour", raw["removal_behaviour"], REMOVAL_BEHAVIOURS),
             nat_gateways=_int("nat_gateways", raw["nat_gateways"], 0, 2),
             letta_image=_image(raw["letta_image"]),
+            letta_image_credentials_arn=_optional(
+                raw["letta_image_credentials_arn"], "letta_image_credentials_arn", _arn
+            ),
             task_cpu=_choice("task_cpu", _int("task_cpu", raw["task_cpu"], 256, 16384), tuple(FARGATE_SIZES)),
             task_memory=_int("task_memory", raw["task_memory"], 512, 122_880),
             cpu_architecture=_choice("cpu_architecture", raw["cpu_architecture"], CPU_ARCHITECTURES),

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_rds as rds
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
@@ -14,6 +15,7 @@ from constructs import Construct
 from stacks.app_secrets import LettaSecrets
 from stacks.config import LettaConfig
 from stacks.database import AuroraDatabase
+from stacks.image_mirror import ImageMirror, ImageReference
 from stacks.log_retention import retention
 from stacks.nag import acknowledge
 from stacks.network import Network
@@ -33,6 +35,10 @@ class DataExports:
     server_password: secretsmanager.ISecret
     encryption_key: secretsmanager.ISecret
     llm_keys: secretsmanager.ISecret
+    # The Letta image in ECR: the stack's mirror repository and the immutable tag of the copy, or (when the
+    # configured image already lives in a private ECR registry) None and the service pulls it from there.
+    image_repository: ecr.IRepository | None
+    image_tag: str | None
     # Changes whenever the bootstrap writes a different LETTA_PG_URI: the service labels its task with it, so
     # that a new URI always comes with a new deployment and no task keeps a dead one.
     connection_revision: str
@@ -86,6 +92,19 @@ class DataStack(Stack):
         self.secrets = LettaSecrets(
             self, "Secrets", llm_secret_arn=config.llm_secret_arn, removal_policy=secret_removal
         )
+        # The image copy sits here, not in the service stack, so that it runs while Aurora is being created (the
+        # service stack starts only after this one); its contents can be copied again, so destroy loses nothing.
+        self.image_mirror = (
+            None
+            if ImageReference.parse(config.letta_image).ecr_repository
+            else ImageMirror(
+                self,
+                "LettaImage",
+                source=config.letta_image,
+                credentials_secret_arn=config.letta_image_credentials_arn,
+                log_retention=log_retention,
+            )
+        )
         self._allow_postgres(config)
         self._acknowledge(config)
         self._outputs()
@@ -99,6 +118,8 @@ class DataStack(Stack):
             encryption_key=self.secrets.encryption_key,
             llm_keys=self.secrets.llm_keys,
             connection_revision=self.bootstrap.connection_revision,
+            image_repository=self.image_mirror.repository if self.image_mirror else None,
+            image_tag=self.image_mirror.tag if self.image_mirror else None,
         )
 
     def _allow_postgres(self, config: LettaConfig) -> None:
@@ -170,5 +191,12 @@ class DataStack(Stack):
             value=f"aws secretsmanager put-secret-value --secret-id {secrets.llm_keys.secret_arn} "
             f"--secret-string {keys}",
         )
+        if self.image_mirror:
+            CfnOutput(
+                self,
+                "LettaImageUri",
+                value=self.image_mirror.repository.repository_uri_for_tag(self.image_mirror.tag),
+                description="The Letta image the tasks run: the stack's ECR copy of letta_image",
+            )
         CfnOutput(self, "DatabaseSecurityGroupId", value=self.network.database_security_group.security_group_id)
         CfnOutput(self, "AppSecurityGroupId", value=self.network.app_security_group.security_group_id)

@@ -11,6 +11,7 @@ from stacks.config import LettaConfig
 from stacks.data_stack import DataExports
 from stacks.log_retention import retention
 from stacks.service.alarms import ServiceAlarms
+from stacks.service.image import letta_image
 from stacks.service.letta_service import LettaService
 
 
@@ -28,7 +29,7 @@ class ServiceStack(Stack):
             # Without NAT, tasks reach the internet (image, LLM APIs) through a public IP; inbound is still
             # only what the app security group admits.
             assign_public_ip=data.app_subnets.subnet_type == ec2.SubnetType.PUBLIC,
-            image=config.letta_image,
+            image=letta_image(self, config.letta_image, data),
             cpu=config.task_cpu,
             memory_mib=config.task_memory,
             cpu_architecture=config.cpu_architecture,

@@ -104,6 +104,7 @@ BAD_CONFIGS: list[tuple[dict[str, Any], str]] = [
     ({"letta_image": "letta/letta:latest"}, "letta_image"),
     ({"letta_image": "letta/letta"}, "letta_image"),
     ({"letta_image": "letta/letta@sha256:abc"}, "letta_image"),
+    ({"letta_image_credentials_arn": "dockerhub"}, "letta_image_credentials_arn"),
     ({"task_cpu": 1000}, "task_cpu"),
     ({"task_cpu": 256, "task_memory": 4096}, "task_memory"),
     ({"cpu_architecture": "arm"}, "cpu_architecture"),

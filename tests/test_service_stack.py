@@ -29,7 +29,7 @@ def test_task_runs_the_pinned_image_on_8283_with_the_configured_size() -> None:
     assert (task["Cpu"], task["Memory"]) == ("1024", "2048")
     assert task["RuntimePlatform"] == {"CpuArchitecture": "ARM64", "OperatingSystemFamily": "LINUX"}
     letta = container(template)
-    assert letta["Image"] == "letta/letta:0.16.8"
+    assert ".dkr.ecr." in json.dumps(letta["Image"])  # the data stack's mirror (tests/test_image_supply.py)
     assert letta["PortMappings"][0]["ContainerPort"] == 8283
     x86 = only(service(cpu_architecture="x86_64", task_cpu=2048, task_memory=4096), "AWS::ECS::TaskDefinition")
     assert x86["Properties"]["RuntimePlatform"]["CpuArchitecture"] == "X86_64"

@@ -14,6 +14,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
+from stacks.image_mirror import ECR_LOGIN_REASON
 from stacks.nag import acknowledge
 from stacks.service.log_filter import LLM_KEY_MAP_VAR, LLM_KEYS_VAR, start_command
 
@@ -46,7 +47,7 @@ class LettaService(Construct):
         app_security_group: ec2.ISecurityGroup,
         task_subnets: ec2.SubnetSelection,
         assign_public_ip: bool,
-        image: str,
+        image: ecs.ContainerImage,
         cpu: int,
         memory_mib: int,
         cpu_architecture: str,
@@ -96,7 +97,7 @@ class LettaService(Construct):
         }
         task.add_container(
             "Letta",
-            image=ecs.ContainerImage.from_registry(image),
+            image=image,
             command=start_command(masked_env_vars=sorted(secrets)),
             port_mappings=[ecs.PortMapping(container_port=LETTA_PORT, name="letta-http")],
             # Switches and names only; every value that is a secret arrives through `secrets`.
@@ -232,6 +233,7 @@ class LettaService(Construct):
         return load_balancer, target_group
 
     def _acknowledge(self, task: ecs.FargateTaskDefinition, enable_ecs_exec: bool) -> None:
+        acknowledge(task.obtain_execution_role(), "AwsSolutions-IAM5[Resource::*]", ECR_LOGIN_REASON)
         acknowledge(
             task,
             "AwsSolutions-ECS2",
