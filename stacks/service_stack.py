@@ -24,6 +24,8 @@ class ServiceStack(Stack):
             self,
             "Letta",
             vpc=data.vpc,
+            # Unique per account and region like the stack names; Container Insights names its log group after it.
+            cluster_name=config.stage_name,
             app_security_group=data.app_security_group,
             task_subnets=data.app_subnets,
             # Without NAT, tasks reach the internet (image, LLM APIs) through a public IP; inbound is still

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 
-from aws_cdk import Annotations, Duration, RemovalPolicy
+from aws_cdk import Annotations, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_certificatemanager as acm
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
@@ -44,6 +44,7 @@ class LettaService(Construct):
         id: str,
         *,
         vpc: ec2.IVpc,
+        cluster_name: str,
         app_security_group: ec2.ISecurityGroup,
         task_subnets: ec2.SubnetSelection,
         assign_public_ip: bool,
@@ -73,7 +74,7 @@ class LettaService(Construct):
             self, "AppSecurityGroup", app_security_group.security_group_id, mutable=False
         )
         self.log_group = logs.LogGroup(self, "Logs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY)
-        cluster = ecs.Cluster(self, "Cluster", vpc=vpc, container_insights_v2=ecs.ContainerInsights.ENABLED)
+        cluster = self._cluster(vpc, cluster_name, enable_ecs_exec, log_retention)
         task = ecs.FargateTaskDefinition(
             self,
             "Task",
@@ -158,6 +159,41 @@ class LettaService(Construct):
         scheme = "https" if certificate_arn else "http"
         self.url = f"{scheme}://{self.load_balancer.load_balancer_dns_name}"
         self._acknowledge(task, enable_ecs_exec)
+
+    def _cluster(
+        self, vpc: ec2.IVpc, name: str, enable_ecs_exec: bool, log_retention: logs.RetentionDays
+    ) -> ecs.Cluster:
+        """The ECS cluster, named so that the log groups ECS writes to are known before it exists: the stack creates
+        them first, so `cdk destroy` removes them (ECS would create them on first use and keep them)."""
+        # Container Insights (enhanced observability) writes its performance events here.
+        insights = logs.LogGroup(
+            self,
+            "ContainerInsightsLogs",
+            log_group_name=f"/aws/ecs/containerinsights/{name}/performance",
+            retention=log_retention,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        exec_configuration = None
+        if enable_ecs_exec:
+            # ECS Exec sessions are logged to a group of the stack; without a group of its own, CDK grants the task
+            # role logs:CreateLogStream/PutLogEvents on every log group of the account.
+            self.exec_log_group = logs.LogGroup(
+                self, "ExecLogs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY
+            )
+            exec_configuration = ecs.ExecuteCommandConfiguration(
+                logging=ecs.ExecuteCommandLogging.OVERRIDE,
+                log_configuration=ecs.ExecuteCommandLogConfiguration(cloud_watch_log_group=self.exec_log_group),
+            )
+        cluster = ecs.Cluster(
+            self,
+            "Cluster",
+            vpc=vpc,
+            cluster_name=name,
+            container_insights_v2=ecs.ContainerInsights.ENABLED,
+            execute_command_configuration=exec_configuration,
+        )
+        cluster.node.add_dependency(insights)
+        return cluster
 
     def _load_balancer(
         self,
@@ -251,5 +287,13 @@ class LettaService(Construct):
             acknowledge(
                 task,
                 "AwsSolutions-IAM5[Resource::*]",
-                "ECS Exec (enable_ecs_exec=true) needs ssmmessages:* channel actions, which have no resource ARNs.",
+                "ECS Exec (enable_ecs_exec=true) needs the ssmmessages channel actions and logs:DescribeLogGroups, "
+                "which have no resource ARNs; its session logs go to the stack's exec log group only.",
+            )
+            stack = Stack.of(self)
+            group = stack.resolve(stack.get_logical_id(self.exec_log_group.node.default_child))
+            acknowledge(
+                task,
+                f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:<{group}>:*]",
+                "ECS Exec writes session logs as new streams of the stack's exec log group (`<group arn>:*`).",
             )
