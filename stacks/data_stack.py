@@ -9,9 +9,11 @@ from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_rds as rds
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
+from stacks.access_logs import AccessLogsBucket
 from stacks.app_secrets import LettaSecrets
 from stacks.config import LettaConfig
 from stacks.database import AuroraDatabase
@@ -39,6 +41,9 @@ class DataExports:
     # configured image already lives in a private ECR registry) None and the service pulls it from there.
     image_repository: ecr.IRepository | None
     image_tag: str | None
+    # Prod only: where the load balancer writes its access logs (kept on destroy like the data), and the prefix.
+    access_logs_bucket: s3.IBucket | None
+    access_logs_prefix: str | None
     # Changes whenever the bootstrap writes a different LETTA_PG_URI: the service labels its task with it, so
     # that a new URI always comes with a new deployment and no task keeps a dead one.
     connection_revision: str
@@ -105,6 +110,17 @@ class DataStack(Stack):
                 log_retention=log_retention,
             )
         )
+        # Prod's load-balancer access logs: the bucket is state (kept on destroy), so it lives here.
+        self.access_logs = (
+            AccessLogsBucket(
+                self,
+                "AccessLogs",
+                expiration=Duration.days(config.log_retention_days),
+                removal_policy=RemovalPolicy.RETAIN if keep else RemovalPolicy.DESTROY,
+            )
+            if config.is_prod
+            else None
+        )
         self._allow_postgres(config)
         self._acknowledge(config)
         self._outputs()
@@ -120,6 +136,8 @@ class DataStack(Stack):
             connection_revision=self.bootstrap.connection_revision,
             image_repository=self.image_mirror.repository if self.image_mirror else None,
             image_tag=self.image_mirror.tag if self.image_mirror else None,
+            access_logs_bucket=self.access_logs.bucket if self.access_logs else None,
+            access_logs_prefix=self.access_logs.prefix if self.access_logs else None,
         )
 
     def _allow_postgres(self, config: LettaConfig) -> None:

@@ -49,6 +49,9 @@ class ServiceStack(Stack):
             enable_ecs_exec=config.enable_ecs_exec,
             log_retention=retention(config.log_retention_days),
             warn_without_tls=config.is_prod,
+            deletion_protection=config.deletion_protection,
+            access_logs_bucket_name=data.access_logs_bucket.bucket_name if data.access_logs_bucket else None,
+            access_logs_prefix=data.access_logs_prefix,
         )
         if config.alarms:
             ServiceAlarms(

@@ -66,6 +66,9 @@ class LettaService(Construct):
         enable_ecs_exec: bool,
         log_retention: logs.RetentionDays,
         warn_without_tls: bool,
+        deletion_protection: bool = False,
+        access_logs_bucket_name: str | None = None,
+        access_logs_prefix: str | None = None,
     ) -> None:
         super().__init__(scope, id)
         # The app security group belongs to the data stack. Imported immutable, CDK adds no rule to it there
@@ -130,8 +133,19 @@ class LettaService(Construct):
             enable_execute_command=enable_ecs_exec,
         )
         self.load_balancer, self.target_group = self._load_balancer(
-            vpc, api_allowed_cidrs, certificate_arn, deregistration_delay, warn_without_tls
+            vpc, api_allowed_cidrs, certificate_arn, deregistration_delay, warn_without_tls, deletion_protection
         )
+        if access_logs_bucket_name:
+            # The bucket and its policy belong to the data stack, deployed before this one (the policy must exist:
+            # ELB writes a test object when logging is switched on). Set as attributes, because aws-cdk-lib's
+            # log_access_logs needs the region at synth and would write the bucket policy from here.
+            for key, value in {
+                "access_logs.s3.enabled": "true",
+                "access_logs.s3.bucket": access_logs_bucket_name,
+                "access_logs.s3.prefix": access_logs_prefix or "",
+            }.items():
+                self.load_balancer.set_attribute(key, value)
+        self._acknowledge(task, enable_ecs_exec, logged=bool(access_logs_bucket_name))
         ec2.CfnSecurityGroupIngress(
             self,
             "TasksFromLoadBalancer",
@@ -158,7 +172,6 @@ class LettaService(Construct):
         )
         scheme = "https" if certificate_arn else "http"
         self.url = f"{scheme}://{self.load_balancer.load_balancer_dns_name}"
-        self._acknowledge(task, enable_ecs_exec)
 
     def _cluster(
         self, vpc: ec2.IVpc, name: str, enable_ecs_exec: bool, log_retention: logs.RetentionDays
@@ -202,6 +215,7 @@ class LettaService(Construct):
         certificate_arn: str | None,
         deregistration_delay: Duration,
         warn_without_tls: bool,
+        deletion_protection: bool,
     ) -> tuple[elbv2.ApplicationLoadBalancer, elbv2.ApplicationTargetGroup]:
         security_group = ec2.SecurityGroup(
             self,
@@ -223,6 +237,8 @@ class LettaService(Construct):
             security_group=security_group,
             idle_timeout=IDLE_TIMEOUT,
             drop_invalid_header_fields=True,
+            # Prod: `cdk destroy` of this stack fails until an operator turns it off (README, Deploy, use, destroy).
+            deletion_protection=deletion_protection,
             vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PUBLIC),
         )
         target_group = elbv2.ApplicationTargetGroup(
@@ -268,7 +284,7 @@ class LettaService(Construct):
                 )
         return load_balancer, target_group
 
-    def _acknowledge(self, task: ecs.FargateTaskDefinition, enable_ecs_exec: bool) -> None:
+    def _acknowledge(self, task: ecs.FargateTaskDefinition, enable_ecs_exec: bool, *, logged: bool) -> None:
         acknowledge(task.obtain_execution_role(), "AwsSolutions-IAM5[Resource::*]", ECR_LOGIN_REASON)
         acknowledge(
             task,
@@ -277,12 +293,13 @@ class LettaService(Construct):
             "the names of the LLM variables to export; the database URI, passwords, the encryption key and LLM keys "
             "are ECS secrets.",
         )
-        acknowledge(
-            self.load_balancer,
-            "AwsSolutions-ELB2",
-            "No ALB access logs: they need an S3 bucket that `cdk destroy` leaves behind or empties through yet "
-            "another custom resource. Letta's own access log goes to the stack's CloudWatch log group.",
-        )
+        if not logged:
+            acknowledge(
+                self.load_balancer,
+                "AwsSolutions-ELB2",
+                "No ALB access logs outside prod: they need an S3 bucket that `cdk destroy` would leave behind or "
+                "empty through yet another custom resource. Letta's own access log goes to the stack's log group.",
+            )
         if enable_ecs_exec:
             acknowledge(
                 task,
