@@ -44,6 +44,14 @@ class Network(Construct):
             subnet_configuration=subnets,
             restrict_default_security_group=False,
         )
+        if nat_gateways:
+            # Free, and ECR serves image layers from S3: a task start's layers then bypass the NAT gateways'
+            # $0.045/GB processing charge. (Interface endpoints for ECR itself cost more than they save: README.)
+            self.vpc.add_gateway_endpoint(
+                "S3",
+                service=ec2.GatewayVpcEndpointAwsService.S3,
+                subnets=[ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS)],
+            )
         # Rejected traffic only: enough to debug a security-group rule, cheap to ingest.
         flow_log_group = logs.LogGroup(self, "FlowLogs", retention=log_retention, removal_policy=removal_policy)
         self.vpc.add_flow_log(
