@@ -37,9 +37,9 @@ class DataExports:
     server_password: secretsmanager.ISecret
     encryption_key: secretsmanager.ISecret
     llm_keys: secretsmanager.ISecret
-    # The Letta image in ECR: the stack's mirror repository and the immutable tag of the copy, or (when the
-    # configured image already lives in a private ECR registry) None and the service pulls it from there.
-    image_repository: ecr.IRepository | None
+    # The stack's ECR repository and the immutable tag of the Letta image copied into it; the tag is None when
+    # the configured image already lives in a private ECR registry and the service pulls it from there.
+    image_repository: ecr.IRepository
     image_tag: str | None
     # Prod only: where the load balancer writes its access logs (kept on destroy like the data), and the prefix.
     access_logs_bucket: s3.IBucket | None
@@ -99,17 +99,18 @@ class DataStack(Stack):
         )
         # The image copy sits here, not in the service stack, so that it runs while Aurora is being created (the
         # service stack starts only after this one); its contents can be copied again, so destroy loses nothing.
-        self.image_mirror = (
-            None
-            if ImageReference.parse(config.letta_image).ecr_repository
-            else ImageMirror(
-                self,
-                "LettaImage",
-                source=config.letta_image,
-                credentials_secret_arn=config.letta_image_credentials_arn,
-                log_retention=log_retention,
-            )
+        in_ecr = ImageReference.parse(config.letta_image).ecr_repository is not None
+        self.image_mirror = ImageMirror(
+            self,
+            "LettaImage",
+            source=None if in_ecr else config.letta_image,
+            credentials_secret_arn=config.letta_image_credentials_arn,
+            log_retention=log_retention,
         )
+        # Exported whether or not the service imports them now: switching letta_image to or from a private ECR
+        # image must not remove an export the deployed service stack still imports.
+        self.export_value(self.image_mirror.repository.repository_arn)
+        self.export_value(self.image_mirror.repository.repository_name)
         # Prod's load-balancer access logs: the bucket is state (kept on destroy), so it lives here.
         self.access_logs = (
             AccessLogsBucket(
@@ -134,8 +135,8 @@ class DataStack(Stack):
             encryption_key=self.secrets.encryption_key,
             llm_keys=self.secrets.llm_keys,
             connection_revision=self.bootstrap.connection_revision,
-            image_repository=self.image_mirror.repository if self.image_mirror else None,
-            image_tag=self.image_mirror.tag if self.image_mirror else None,
+            image_repository=self.image_mirror.repository,
+            image_tag=self.image_mirror.tag,
             access_logs_bucket=self.access_logs.bucket if self.access_logs else None,
             access_logs_prefix=self.access_logs.prefix if self.access_logs else None,
         )
@@ -209,7 +210,7 @@ class DataStack(Stack):
             value=f"aws secretsmanager put-secret-value --secret-id {secrets.llm_keys.secret_arn} "
             f"--secret-string {keys}",
         )
-        if self.image_mirror:
+        if self.image_mirror.tag:
             CfnOutput(
                 self,
                 "LettaImageUri",

@@ -81,6 +81,8 @@ def mirror_tag(source: str) -> str:
 
 class ImageMirror(Construct):
     """An ECR repository owned by the stack, and the copy of `source` into it under `tag` (see `mirror_tag`).
+    With `source` None (the image already lives in a private ECR registry) only the empty repository exists, so
+    that switching `letta_image` between the two never removes an export the service stack imports.
 
     The repository's tags are immutable and scanned on push; `cdk destroy` deletes it with its images (they can
     be copied again). The copy reads the source anonymously unless `credentials_secret_arn` names a Secrets
@@ -98,12 +100,11 @@ class ImageMirror(Construct):
         scope: Construct,
         id: str,
         *,
-        source: str,
+        source: str | None,
         credentials_secret_arn: str | None,
         log_retention: logs.RetentionDays,
     ) -> None:
         super().__init__(scope, id)
-        self.tag = mirror_tag(source)
         self.repository = ecr.Repository(
             self,
             "Repository",
@@ -114,6 +115,12 @@ class ImageMirror(Construct):
             removal_policy=RemovalPolicy.DESTROY,
             empty_on_delete=True,
         )
+        self.tag = mirror_tag(source) if source else None
+        if source:
+            self._copy(source, credentials_secret_arn, log_retention)
+
+    def _copy(self, source: str, credentials_secret_arn: str | None, log_retention: logs.RetentionDays) -> None:
+        assert self.tag
         log_group = logs.LogGroup(self, "CopyLogs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY)
         role = iam.Role(
             self,

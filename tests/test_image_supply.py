@@ -99,8 +99,10 @@ def test_a_digest_is_copied_under_an_immutable_tag_of_its_own() -> None:
 
 def test_an_image_already_in_private_ecr_is_pulled_from_there_without_a_mirror() -> None:
     data, service = templates(letta_image=ECR_IMAGE)
-    assert not resources(data, "AWS::ECR::Repository")
     assert not resources(data, "Custom::CDKECRDeployment")
+    assert not resources(data, "AWS::Lambda::Function") or all(
+        "CDKECRDeployment" not in k for k in resources(data, "AWS::Lambda::Function")
+    )
     (image,) = task_images(service)
     assert "123456789012.dkr.ecr.eu-west-1." in image and "/forks/letta:0.16.8-fix1" in image
     pull = [
@@ -131,3 +133,14 @@ def test_forks_with_the_same_tag_get_different_mirror_tags() -> None:
 )
 def test_private_ecr_is_recognised_by_its_registry_host(reference: str, ecr: tuple[str, str, str] | None) -> None:
     assert ImageReference.parse(reference).ecr_repository == ecr
+
+
+def test_switching_to_or_from_an_ecr_image_keeps_every_export_the_service_may_import() -> None:
+    # The data stack deploys first: removing an export the running service stack imports fails the deploy.
+    def exports(**overrides: Any) -> set[str]:
+        outputs = synthesized(**overrides).template("Data").to_json()["Outputs"]
+        return {o["Export"]["Name"] for o in outputs.values() if "Export" in o}
+
+    mirrored, direct = exports(), exports(letta_image=ECR_IMAGE)
+    assert direct >= mirrored
+    assert len(resources(templates(letta_image=ECR_IMAGE)[0], "AWS::ECR::Repository")) == 1

@@ -14,7 +14,7 @@ from stacks.image_mirror import ImageReference
 def letta_image(scope: Construct, configured: str, data: DataExports) -> ecs.ContainerImage:
     """The data stack's mirror of `configured` when it has one, else `configured` itself, which then lives in a
     private ECR registry. Either way the execution role may pull from exactly that repository."""
-    if data.image_repository is not None and data.image_tag is not None:
+    if data.image_tag is not None:
         # Imported by ARN and name (stable exports): a grant then touches only this stack's role.
         repository = ecr.Repository.from_repository_attributes(
             scope,
