@@ -38,6 +38,7 @@ __all__ = [
 
 PROFILES = ("dev", "prod")
 POSTGRES_VERSIONS = ("17.4", "17.5", "17.6", "17.7", "17.9")
+DEFAULT_POSTGRES_VERSION = POSTGRES_VERSIONS[-1]  # the newest 17 minor aws-cdk-lib knows; README says how to bump
 # Environment variables Letta reads for LLM providers; the LLM-key secret may map its JSON keys to these.
 LLM_ENV_VARS = (
     "OPENAI_API_KEY",
@@ -117,7 +118,9 @@ class LettaConfig(BaseModel):
         le=86_400,
     )
     postgres_version: Literal["17.4", "17.5", "17.6", "17.7", "17.9"] = key(
-        "17.9", ", ".join(POSTGRES_VERSIONS), "Aurora PostgreSQL minor version (pinned; bump it to upgrade)"
+        DEFAULT_POSTGRES_VERSION,
+        ", ".join(POSTGRES_VERSIONS),
+        "Aurora PostgreSQL minor version (pinned; bump it to upgrade)",
     )
     storage_type: Literal["aurora", "aurora-iopt1"] = key(
         "aurora", "aurora, aurora-iopt1", "Aurora storage: standard, or I/O-Optimized"
@@ -156,7 +159,14 @@ class LettaConfig(BaseModel):
     )
     # Service
     letta_image: str = key(
-        "letta/letta:0.16.8", "an OCI image reference pinned by tag (not latest) or digest", "Letta server image"
+        "letta/letta:0.16.8",
+        "an OCI image reference pinned by tag (not latest) or digest",
+        "Letta server image; copied into the stack's ECR repository unless it is a private ECR image already",
+    )
+    letta_image_credentials_arn: str | None = key(
+        None,
+        'a complete Secrets Manager secret ARN (name-XXXXXX) holding {"username", "password"}',
+        "Registry login the image copy uses for letta_image (Docker Hub's anonymous quota is shared)",
     )
     task_cpu: Literal[256, 512, 1024, 2048, 4096, 8192, 16384] = key(
         1024, ", ".join(str(c) for c in FARGATE_SIZES), "Fargate task CPU units"
@@ -321,11 +331,11 @@ class LettaConfig(BaseModel):
             raise ConfigError("log_retention_days", value, cls._allowed("log_retention_days"))
         return value
 
-    @field_validator("llm_secret_arn")
+    @field_validator("llm_secret_arn", "letta_image_credentials_arn")
     @classmethod
-    def _secret_arn(cls, value: str | None) -> str | None:
+    def _secret_arn(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is not None and (problem := aws_rules.secret_arn_problem(value)):
-            raise ConfigError("llm_secret_arn", value, problem)
+            raise ConfigError(str(info.field_name), value, problem)
         return value
 
     @field_validator("pipeline_connection_arn")
@@ -426,13 +436,16 @@ class LettaConfig(BaseModel):
             region = default_region
         if self.certificate_arn and (problem := aws_rules.certificate_arn_problem(self.certificate_arn, region)):
             raise ConfigError("certificate_arn", self.certificate_arn, problem)
-        if self.llm_secret_arn and (problem := aws_rules.secret_arn_problem(self.llm_secret_arn, region)):
-            raise ConfigError("llm_secret_arn", self.llm_secret_arn, problem)
+        for name in ("llm_secret_arn", "letta_image_credentials_arn"):
+            arn = getattr(self, name)
+            if arn and (problem := aws_rules.secret_arn_problem(arn, region)):
+                raise ConfigError(name, arn, problem)
 
     def _secret_rules(self) -> None:
         if self.llm_secret_arn:
             return
-        # The stack seeds the secret it creates with one empty field per env var, named like the env var.
+        # The secret the stack creates is filled by the operator as {"OPENAI_API_KEY": "..."}: members are
+        # named like the variables (README and the SetLlmKeysCommand output say so).
         for env_var, json_key in self.llm_secret_keys.items():
             if json_key != env_var:
                 raise ConfigError(

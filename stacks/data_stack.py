@@ -7,13 +7,17 @@ from dataclasses import dataclass
 
 from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_rds as rds
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
+from stacks.access_logs import AccessLogsBucket
 from stacks.app_secrets import LettaSecrets
 from stacks.config import LettaConfig
 from stacks.database import AuroraDatabase
+from stacks.image_mirror import ImageMirror, ImageReference
 from stacks.log_retention import retention
 from stacks.nag import acknowledge
 from stacks.network import Network
@@ -33,6 +37,13 @@ class DataExports:
     server_password: secretsmanager.ISecret
     encryption_key: secretsmanager.ISecret
     llm_keys: secretsmanager.ISecret
+    # The stack's ECR repository and the immutable tag of the Letta image copied into it; the tag is None when
+    # the configured image already lives in a private ECR registry and the service pulls it from there.
+    image_repository: ecr.IRepository
+    image_tag: str | None
+    # Prod only: where the load balancer writes its access logs (kept on destroy like the data), and the prefix.
+    access_logs_bucket: s3.IBucket | None
+    access_logs_prefix: str | None
     # Changes whenever the bootstrap writes a different LETTA_PG_URI: the service labels its task with it, so
     # that a new URI always comes with a new deployment and no task keeps a dead one.
     connection_revision: str
@@ -86,6 +97,31 @@ class DataStack(Stack):
         self.secrets = LettaSecrets(
             self, "Secrets", llm_secret_arn=config.llm_secret_arn, removal_policy=secret_removal
         )
+        # The image copy sits here, not in the service stack, so that it runs while Aurora is being created (the
+        # service stack starts only after this one); its contents can be copied again, so destroy loses nothing.
+        in_ecr = ImageReference.parse(config.letta_image).ecr_repository is not None
+        self.image_mirror = ImageMirror(
+            self,
+            "LettaImage",
+            source=None if in_ecr else config.letta_image,
+            credentials_secret_arn=config.letta_image_credentials_arn,
+            log_retention=log_retention,
+        )
+        # Exported whether or not the service imports them now: switching letta_image to or from a private ECR
+        # image must not remove an export the deployed service stack still imports.
+        self.export_value(self.image_mirror.repository.repository_arn)
+        self.export_value(self.image_mirror.repository.repository_name)
+        # Prod's load-balancer access logs: the bucket is state (kept on destroy), so it lives here.
+        self.access_logs = (
+            AccessLogsBucket(
+                self,
+                "AccessLogs",
+                expiration=Duration.days(config.log_retention_days),
+                removal_policy=RemovalPolicy.RETAIN if keep else RemovalPolicy.DESTROY,
+            )
+            if config.is_prod
+            else None
+        )
         self._allow_postgres(config)
         self._acknowledge(config)
         self._outputs()
@@ -99,6 +135,10 @@ class DataStack(Stack):
             encryption_key=self.secrets.encryption_key,
             llm_keys=self.secrets.llm_keys,
             connection_revision=self.bootstrap.connection_revision,
+            image_repository=self.image_mirror.repository,
+            image_tag=self.image_mirror.tag,
+            access_logs_bucket=self.access_logs.bucket if self.access_logs else None,
+            access_logs_prefix=self.access_logs.prefix if self.access_logs else None,
         )
 
     def _allow_postgres(self, config: LettaConfig) -> None:
@@ -170,5 +210,12 @@ class DataStack(Stack):
             value=f"aws secretsmanager put-secret-value --secret-id {secrets.llm_keys.secret_arn} "
             f"--secret-string {keys}",
         )
+        if self.image_mirror.tag:
+            CfnOutput(
+                self,
+                "LettaImageUri",
+                value=self.image_mirror.repository.repository_uri_for_tag(self.image_mirror.tag),
+                description="The Letta image the tasks run: the stack's ECR copy of letta_image",
+            )
         CfnOutput(self, "DatabaseSecurityGroupId", value=self.network.database_security_group.security_group_id)
         CfnOutput(self, "AppSecurityGroupId", value=self.network.app_security_group.security_group_id)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from aws_cdk import RemovalPolicy
+from aws_cdk import RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
@@ -43,11 +44,19 @@ class Network(Construct):
             subnet_configuration=subnets,
             restrict_default_security_group=False,
         )
+        if nat_gateways:
+            # Free, and ECR serves image layers from S3: a task start's layers then bypass the NAT gateways'
+            # $0.045/GB processing charge. (Interface endpoints for ECR itself cost more than they save: README.)
+            self.vpc.add_gateway_endpoint(
+                "S3",
+                service=ec2.GatewayVpcEndpointAwsService.S3,
+                subnets=[ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS)],
+            )
         # Rejected traffic only: enough to debug a security-group rule, cheap to ingest.
         flow_log_group = logs.LogGroup(self, "FlowLogs", retention=log_retention, removal_policy=removal_policy)
         self.vpc.add_flow_log(
             "RejectedTraffic",
-            destination=ec2.FlowLogDestination.to_cloud_watch_logs(flow_log_group),
+            destination=ec2.FlowLogDestination.to_cloud_watch_logs(flow_log_group, self._flow_log_role()),
             traffic_type=ec2.FlowLogTrafficType.REJECT,
         )
         self.database_security_group = ec2.SecurityGroup(
@@ -63,6 +72,24 @@ class Network(Construct):
             vpc=self.vpc,
             description="Letta tasks: reach Aurora on 5432 and the internet (image, LLM APIs)",
             allow_all_outbound=True,
+        )
+
+    def _flow_log_role(self) -> iam.Role:
+        """The role VPC Flow Logs assumes to write, for this account's flow logs only (confused-deputy guard:
+        CDK's default trust names the service alone). CDK grants it the log group and iam:PassRole on itself."""
+        stack = Stack.of(self)
+        return iam.Role(
+            self,
+            "FlowLogRole",
+            assumed_by=iam.ServicePrincipal(
+                "vpc-flow-logs.amazonaws.com",
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": stack.account},
+                    "ArnLike": {
+                        "aws:SourceArn": stack.format_arn(service="ec2", resource="vpc-flow-log", resource_name="*")
+                    },
+                },
+            ),
         )
 
     @property

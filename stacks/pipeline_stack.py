@@ -61,16 +61,7 @@ class PipelineStack(Stack):
                     ],
                 ),
                 iam.PolicyStatement(
-                    actions=["secretsmanager:GetSecretValue"],
-                    resources=[
-                        self.format_arn(
-                            service="secretsmanager",
-                            resource="secret",
-                            resource_name="*",
-                            arn_format=ArnFormat.COLON_RESOURCE_NAME,
-                        )
-                    ],
-                    conditions={"StringEquals": {"aws:ResourceTag/letta:env": config.env}},
+                    actions=["secretsmanager:GetSecretValue"], resources=self._smoke_test_secret_arns(stage)
                 ),
                 iam.PolicyStatement(
                     actions=["rds-data:ExecuteStatement"],
@@ -91,7 +82,7 @@ class PipelineStack(Stack):
             self,
             "AwsSolutions-IAM5",
             "The smoke test reads the outputs of this environment's two stacks (stack ARNs end in a generated id) "
-            "and only the secrets tagged with this environment.",
+            "and the two secrets it needs, by their generated names (`<logical id>-*`).",
             under="Pipeline/Pipeline/letta-",
         )
         acknowledge_generated(
@@ -116,3 +107,25 @@ class PipelineStack(Stack):
             "AwsSolutions-KMS5",
             "cross_account_keys=false: the artifact bucket uses S3-managed encryption, no customer key to rotate.",
         )
+
+    def _smoke_test_secret_arns(self, stage: LettaStage) -> list[str]:
+        """The two secrets the smoke test reads, and no other (never the master secret): the server password it
+        calls the API with and the app role's login it queries the Data API as.
+
+        A token cannot cross from the pipeline stack into the stage's stacks, but their names can be known here:
+        CloudFormation names a secret without a Name `<logical id>-<12 random characters>`, and Secrets Manager
+        appends `-<6 random characters>` in the ARN.
+        """
+        data = stage.stacks.data
+        arns = []
+        for secret in (data.secrets.server_password, data.bootstrap.app_secret):
+            logical_id = data.resolve(data.get_logical_id(secret.node.default_child))
+            arns.append(
+                self.format_arn(
+                    service="secretsmanager",
+                    resource="secret",
+                    resource_name=f"{logical_id}-*",
+                    arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                )
+            )
+        return arns

@@ -11,6 +11,7 @@ from stacks.config import LettaConfig
 from stacks.data_stack import DataExports
 from stacks.log_retention import retention
 from stacks.service.alarms import ServiceAlarms
+from stacks.service.image import letta_image
 from stacks.service.letta_service import LettaService
 
 
@@ -23,12 +24,14 @@ class ServiceStack(Stack):
             self,
             "Letta",
             vpc=data.vpc,
+            # Unique per account and region like the stack names; Container Insights names its log group after it.
+            cluster_name=config.stage_name,
             app_security_group=data.app_security_group,
             task_subnets=data.app_subnets,
             # Without NAT, tasks reach the internet (image, LLM APIs) through a public IP; inbound is still
             # only what the app security group admits.
             assign_public_ip=data.app_subnets.subnet_type == ec2.SubnetType.PUBLIC,
-            image=config.letta_image,
+            image=letta_image(self, config.letta_image, data),
             cpu=config.task_cpu,
             memory_mib=config.task_memory,
             cpu_architecture=config.cpu_architecture,
@@ -46,6 +49,9 @@ class ServiceStack(Stack):
             enable_ecs_exec=config.enable_ecs_exec,
             log_retention=retention(config.log_retention_days),
             warn_without_tls=config.is_prod,
+            deletion_protection=config.deletion_protection,
+            access_logs_bucket_name=data.access_logs_bucket.bucket_name if data.access_logs_bucket else None,
+            access_logs_prefix=data.access_logs_prefix,
         )
         if config.alarms:
             ServiceAlarms(

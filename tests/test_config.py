@@ -285,6 +285,12 @@ INVALID: list[tuple[dict[str, Any], str, str]] = [
     ({"llm_secret_arn": f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:letta-llm"}, "llm_secret_arn", "6"),
     ({"llm_secret_arn": f"arn:aws:ssm:us-east-1:{ACCOUNT}:parameter/x"}, "llm_secret_arn", "Secrets Manager"),
     ({"llm_secret_arn": "letta-llm"}, "llm_secret_arn", "Secrets Manager"),
+    ({"letta_image_credentials_arn": "dockerhub"}, "letta_image_credentials_arn", "Secrets Manager"),
+    (
+        {"letta_image_credentials_arn": f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:hub"},
+        "letta_image_credentials_arn",
+        "6",
+    ),
     ({"region": "cn-north-1", "llm_secret_arn": SECRET}, "llm_secret_arn", "partition aws-cn"),
     # LLM keys
     ({"llm_secret_keys": {"PATH": "x"}}, "llm_secret_keys", "OPENAI_API_KEY"),
@@ -408,3 +414,29 @@ def test_unusual_but_valid_config_synthesizes(values: dict[str, Any]) -> None:
     from tests.cdk_app import synthesize
 
     assert synthesize(values).templates()
+
+
+def test_digest_pinned_image_is_accepted() -> None:
+    image = "letta/letta@sha256:" + "a" * 64
+    assert config(letta_image=image).letta_image == image
+
+
+def test_postgres_default_is_the_newest_17_minor_aws_cdk_lib_knows() -> None:
+    import json
+    from pathlib import Path
+
+    from aws_cdk import aws_rds as rds
+
+    from stacks.config import DEFAULT_POSTGRES_VERSION, POSTGRES_VERSIONS
+
+    known = {
+        getattr(rds.AuroraPostgresEngineVersion, name).aurora_postgres_full_version
+        for name in dir(rds.AuroraPostgresEngineVersion)
+        if name.startswith("VER_17_")
+    }
+    newest = max(known, key=lambda v: tuple(int(part) for part in v.split(".")))
+    assert DEFAULT_POSTGRES_VERSION == newest == config().postgres_version
+    assert set(POSTGRES_VERSIONS) <= known
+    # The default lives in the model only: cdk.json must not pin an older one.
+    cdk_json = json.loads((Path(__file__).resolve().parents[1] / "cdk.json").read_text())["context"]
+    assert cdk_json.get("postgres_version", newest) == newest

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from aws_cdk.assertions import Match
@@ -73,6 +74,15 @@ def test_vpc_has_two_azs_and_no_nat_in_dev_but_nat_in_prod() -> None:
     prod = data(profile="prod", allow_plain_http=True)
     assert len(resources(prod, "AWS::EC2::NatGateway")) == 2
     assert len(resources(prod, "AWS::EC2::Subnet")) == 6
+
+
+def test_prod_image_layers_reach_s3_through_the_free_gateway_endpoint_not_nat() -> None:
+    assert resources(data(), "AWS::EC2::VPCEndpoint") == {}  # dev tasks have public IPs
+    prod = data(profile="prod")
+    endpoint = only(prod, "AWS::EC2::VPCEndpoint")["Properties"]
+    assert endpoint["VpcEndpointType"] == "Gateway"
+    assert ".s3" in json.dumps(endpoint["ServiceName"])
+    assert len(endpoint["RouteTableIds"]) == 2  # the two private (task) subnets' route tables
 
 
 def test_tls_is_forced_by_the_clusters_own_parameter_group() -> None:

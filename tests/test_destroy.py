@@ -11,7 +11,8 @@ from tests.cdk_app import profile_context, synthesized
 # logins, the connection string, the encryption key Letta's stored secrets need, the keys clients hold).
 KEPT = {
     "dev": {"AWS::RDS::DBCluster": "Delete", "AWS::SecretsManager::Secret": "Delete"},
-    "prod": {"AWS::RDS::DBCluster": "Snapshot", "AWS::SecretsManager::Secret": "Retain"},
+    # Prod also keeps the load balancer's access logs (their bucket; the bucket policy goes with the stack).
+    "prod": {"AWS::RDS::DBCluster": "Snapshot", "AWS::SecretsManager::Secret": "Retain", "AWS::S3::Bucket": "Retain"},
 }
 
 
@@ -30,7 +31,8 @@ def test_every_resource_is_deleted_except_what_prod_keeps(profile: str) -> None:
     # Every secret is the data stack's: the service stack holds nothing whose loss loses anything.
     service = templates["letta-dev-service"]["Resources"].values()
     assert not [r for r in service if r["Type"] == "AWS::SecretsManager::Secret"]
-    assert len(kept) == (0 if profile == "dev" else 6)  # cluster, app login, URI, password, key, LLM keys
+    # Prod: the cluster, app login, URI, password, key, LLM keys, and the access-log bucket.
+    assert len(kept) == (0 if profile == "dev" else 7)
 
 
 @pytest.mark.parametrize("profile", ["dev", "prod"])
@@ -64,3 +66,20 @@ def test_prod_data_stack_needs_two_explicit_steps_before_it_can_go() -> None:
         r for r in synth.templates()["letta-dev-data"]["Resources"].values() if r["Type"] == "AWS::RDS::DBCluster"
     )
     assert cluster["Properties"]["DeletionProtection"] is True
+
+
+def test_the_image_mirror_goes_with_its_images() -> None:
+    # The copies can be made again: the repository is deleted with its images in both profiles.
+    for profile in ("dev", "prod"):
+        data = synthesized(profile=profile).templates()["letta-dev-data"]["Resources"]
+        [repository] = [r for r in data.values() if r["Type"] == "AWS::ECR::Repository"]
+        assert repository["DeletionPolicy"] == "Delete"
+        assert repository["Properties"]["EmptyOnDelete"] is True
+
+
+def test_prod_load_balancer_needs_an_explicit_step_before_it_can_go() -> None:
+    for profile, protected in (("dev", "false"), ("prod", "true")):
+        service = synthesized(profile=profile).templates()["letta-dev-service"]["Resources"]
+        [balancer] = [r for r in service.values() if r["Type"] == "AWS::ElasticLoadBalancingV2::LoadBalancer"]
+        attributes = {a["Key"]: a["Value"] for a in balancer["Properties"]["LoadBalancerAttributes"]}
+        assert attributes["deletion_protection.enabled"] == protected

@@ -31,7 +31,7 @@ def test_task_runs_the_pinned_image_on_8283_with_the_configured_size() -> None:
     assert (task["Cpu"], task["Memory"]) == ("1024", "2048")
     assert task["RuntimePlatform"] == {"CpuArchitecture": "ARM64", "OperatingSystemFamily": "LINUX"}
     letta = container(template)
-    assert letta["Image"] == "letta/letta:0.16.8"
+    assert ".dkr.ecr." in json.dumps(letta["Image"])  # the data stack's mirror (tests/test_image_supply.py)
     assert letta["PortMappings"][0]["ContainerPort"] == 8283
     x86 = only(service(cpu_architecture="x86_64", task_cpu=2048, task_memory=4096), "AWS::ECS::TaskDefinition")
     assert x86["Properties"]["RuntimePlatform"]["CpuArchitecture"] == "X86_64"
@@ -173,12 +173,48 @@ def test_cluster_has_container_insights_and_ecs_exec_is_opt_in() -> None:
 
 def test_log_group_is_the_stacks_with_retention() -> None:
     template = service()
-    groups = resources(template, "AWS::Logs::LogGroup")
-    assert len(groups) == 1
-    key, group = next(iter(groups.items()))
+    key = container(template)["LogConfiguration"]["Options"]["awslogs-group"]["Ref"]
+    group = template["Resources"][key]
+    assert group["Type"] == "AWS::Logs::LogGroup"
     assert group["Properties"]["RetentionInDays"] == 7
     assert group["DeletionPolicy"] == "Delete"
-    assert container(template)["LogConfiguration"]["Options"]["awslogs-group"] == {"Ref": key}
+
+
+def test_container_insights_writes_into_a_log_group_the_stack_created_first() -> None:
+    # ECS creates /aws/ecs/containerinsights/<cluster>/performance on first use and keeps it after destroy,
+    # unless it already exists: the cluster has a fixed name and waits for the stack's group of that name.
+    for profile, days in (("dev", 7), ("prod", 90)):
+        template = service(profile=profile)
+        cluster = only(template, "AWS::ECS::Cluster")
+        assert cluster["Properties"]["ClusterName"] == "letta-dev"
+        groups = resources(template, "AWS::Logs::LogGroup")
+        insights = [
+            k
+            for k, g in groups.items()
+            if g["Properties"].get("LogGroupName") == "/aws/ecs/containerinsights/letta-dev/performance"
+        ]
+        assert len(insights) == 1
+        assert insights[0] in cluster["DependsOn"]
+        assert groups[insights[0]]["Properties"]["RetentionInDays"] == days
+    assert only(service(env="pr-42"), "AWS::ECS::Cluster")["Properties"]["ClusterName"] == "letta-pr-42"
+
+
+def test_ecs_exec_logs_into_the_stacks_own_group() -> None:
+    template = service(enable_ecs_exec=True)
+    configuration = only(template, "AWS::ECS::Cluster")["Properties"]["Configuration"]["ExecuteCommandConfiguration"]
+    assert configuration["Logging"] == "OVERRIDE"
+    group = configuration["LogConfiguration"]["CloudWatchLogGroupName"]["Ref"]
+    assert template["Resources"][group]["Type"] == "AWS::Logs::LogGroup"
+    writes = [
+        s
+        for p in resources(template, "AWS::IAM::Policy").values()
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+        if "logs:PutLogEvents" in s["Action"]
+    ]
+    # The task role writes session logs to that group, the execution role Letta's log to its own: nothing else.
+    assert sorted(json.dumps(s["Resource"]).count(group) for s in writes) == [0, 1]
+    assert all(s["Resource"] != "*" for s in writes)
+    assert "Configuration" not in only(service(), "AWS::ECS::Cluster")["Properties"]
 
 
 def test_existing_llm_secret_is_used_with_the_configured_keys() -> None:

@@ -25,13 +25,18 @@ from tests.cdk_app import ROOT
 STACKS = {"dev": ("letta-dev-data", "letta-dev-service")}
 NO_ACCOUNT = "Unable to resolve AWS account to use"
 NO_STACK = "No stack found"
+CERTIFICATE = "arn:aws:acm:us-east-1:123456789012:certificate/00000000-0000-0000-0000-000000000000"
 # Values for the workflows' `${{ … }}` expressions; an expression not listed here fails the test.
 SAMPLES = {
     "matrix.env": "dev",
     "vars.CDK_CONTEXT": "api_allowed_cidrs=203.0.113.7/32",
-    "vars.CDK_CONTEXT_PROD": "certificate_arn=arn:aws:acm:us-east-1:123456789012:certificate/00000000-0000-0000-0000-000000000000",
+    "vars.CDK_CONTEXT_PROD": f"certificate_arn={CERTIFICATE}",
     "github.event.pull_request.number": "42",
 }
+
+
+# What README's commands expect the user to have exported.
+README_ENV = {"CERTIFICATE_ARN": CERTIFICATE}
 
 
 def cli_env(home: Path) -> dict[str, str]:
@@ -125,7 +130,7 @@ def test_the_commands_are_found() -> None:
 
 @pytest.mark.parametrize("command", readme_commands())
 def test_a_readme_command_line_gets_as_far_as_no_account_allows(command: str, tmp_path: Path) -> None:
-    result = run_bash(command, cli_env(tmp_path), tmp_path)
+    result = run_bash(command, {**cli_env(tmp_path), **README_ENV}, tmp_path)
     check_outcome(command, result)
 
 

@@ -98,7 +98,13 @@ class PgvectorBootstrap(Construct):
         provider_logs = logs.LogGroup(
             self, "ProviderLogs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY
         )
-        provider = cr.Provider(self, "Provider", on_event_handler=handler, log_group=provider_logs)
+        # The framework's own function gets a role of ours too: without one CDK attaches AWSLambdaBasicExecutionRole,
+        # which writes to every log group of the account. The framework adds lambda:InvokeFunction on the handler.
+        provider_role = iam.Role(self, "ProviderRole", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
+        provider_logs.grant_write(provider_role)
+        provider = cr.Provider(
+            self, "Provider", on_event_handler=handler, log_group=provider_logs, framework_on_event_role=provider_role
+        )
         self.resource = CustomResource(
             self,
             "Resource",
@@ -163,12 +169,7 @@ class PgvectorBootstrap(Construct):
         stack = Stack.of(self)
         handler_id = stack.resolve(stack.get_logical_id(handler.node.default_child))
         acknowledge(
-            provider,
-            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
-            "The CDK Provider framework's own function writes its logs with AWSLambdaBasicExecutionRole.",
-        )
-        acknowledge(
-            provider,
+            self,
             f"AwsSolutions-IAM5[Resource::<{handler_id}.Arn>:*]",
             "The Provider framework may invoke the bootstrap handler's versions (`<function arn>:*`) and nothing else.",
         )

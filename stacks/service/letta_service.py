@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 
-from aws_cdk import Annotations, Duration, RemovalPolicy
+from aws_cdk import Annotations, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_certificatemanager as acm
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
@@ -14,6 +14,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
+from stacks.image_mirror import ECR_LOGIN_REASON
 from stacks.nag import acknowledge
 from stacks.service.log_filter import LLM_KEY_MAP_VAR, LLM_KEYS_VAR, start_command
 
@@ -43,10 +44,11 @@ class LettaService(Construct):
         id: str,
         *,
         vpc: ec2.IVpc,
+        cluster_name: str,
         app_security_group: ec2.ISecurityGroup,
         task_subnets: ec2.SubnetSelection,
         assign_public_ip: bool,
-        image: str,
+        image: ecs.ContainerImage,
         cpu: int,
         memory_mib: int,
         cpu_architecture: str,
@@ -64,6 +66,9 @@ class LettaService(Construct):
         enable_ecs_exec: bool,
         log_retention: logs.RetentionDays,
         warn_without_tls: bool,
+        deletion_protection: bool = False,
+        access_logs_bucket_name: str | None = None,
+        access_logs_prefix: str | None = None,
     ) -> None:
         super().__init__(scope, id)
         # The app security group belongs to the data stack. Imported immutable, CDK adds no rule to it there
@@ -72,7 +77,7 @@ class LettaService(Construct):
             self, "AppSecurityGroup", app_security_group.security_group_id, mutable=False
         )
         self.log_group = logs.LogGroup(self, "Logs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY)
-        cluster = ecs.Cluster(self, "Cluster", vpc=vpc, container_insights_v2=ecs.ContainerInsights.ENABLED)
+        cluster = self._cluster(vpc, cluster_name, enable_ecs_exec, log_retention)
         task = ecs.FargateTaskDefinition(
             self,
             "Task",
@@ -96,7 +101,7 @@ class LettaService(Construct):
         }
         task.add_container(
             "Letta",
-            image=ecs.ContainerImage.from_registry(image),
+            image=image,
             command=start_command(masked_env_vars=sorted(secrets)),
             port_mappings=[ecs.PortMapping(container_port=LETTA_PORT, name="letta-http")],
             # Switches and names only; every value that is a secret arrives through `secrets`.
@@ -128,8 +133,19 @@ class LettaService(Construct):
             enable_execute_command=enable_ecs_exec,
         )
         self.load_balancer, self.target_group = self._load_balancer(
-            vpc, api_allowed_cidrs, certificate_arn, deregistration_delay, warn_without_tls
+            vpc, api_allowed_cidrs, certificate_arn, deregistration_delay, warn_without_tls, deletion_protection
         )
+        if access_logs_bucket_name:
+            # The bucket and its policy belong to the data stack, deployed before this one (the policy must exist:
+            # ELB writes a test object when logging is switched on). Set as attributes, because aws-cdk-lib's
+            # log_access_logs needs the region at synth and would write the bucket policy from here.
+            for key, value in {
+                "access_logs.s3.enabled": "true",
+                "access_logs.s3.bucket": access_logs_bucket_name,
+                "access_logs.s3.prefix": access_logs_prefix or "",
+            }.items():
+                self.load_balancer.set_attribute(key, value)
+        self._acknowledge(task, enable_ecs_exec, logged=bool(access_logs_bucket_name))
         ec2.CfnSecurityGroupIngress(
             self,
             "TasksFromLoadBalancer",
@@ -156,7 +172,41 @@ class LettaService(Construct):
         )
         scheme = "https" if certificate_arn else "http"
         self.url = f"{scheme}://{self.load_balancer.load_balancer_dns_name}"
-        self._acknowledge(task, enable_ecs_exec)
+
+    def _cluster(
+        self, vpc: ec2.IVpc, name: str, enable_ecs_exec: bool, log_retention: logs.RetentionDays
+    ) -> ecs.Cluster:
+        """The ECS cluster, named so that the log groups ECS writes to are known before it exists: the stack creates
+        them first, so `cdk destroy` removes them (ECS would create them on first use and keep them)."""
+        # Container Insights (enhanced observability) writes its performance events here.
+        insights = logs.LogGroup(
+            self,
+            "ContainerInsightsLogs",
+            log_group_name=f"/aws/ecs/containerinsights/{name}/performance",
+            retention=log_retention,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        exec_configuration = None
+        if enable_ecs_exec:
+            # ECS Exec sessions are logged to a group of the stack; without a group of its own, CDK grants the task
+            # role logs:CreateLogStream/PutLogEvents on every log group of the account.
+            self.exec_log_group = logs.LogGroup(
+                self, "ExecLogs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY
+            )
+            exec_configuration = ecs.ExecuteCommandConfiguration(
+                logging=ecs.ExecuteCommandLogging.OVERRIDE,
+                log_configuration=ecs.ExecuteCommandLogConfiguration(cloud_watch_log_group=self.exec_log_group),
+            )
+        cluster = ecs.Cluster(
+            self,
+            "Cluster",
+            vpc=vpc,
+            cluster_name=name,
+            container_insights_v2=ecs.ContainerInsights.ENABLED,
+            execute_command_configuration=exec_configuration,
+        )
+        cluster.node.add_dependency(insights)
+        return cluster
 
     def _load_balancer(
         self,
@@ -165,6 +215,7 @@ class LettaService(Construct):
         certificate_arn: str | None,
         deregistration_delay: Duration,
         warn_without_tls: bool,
+        deletion_protection: bool,
     ) -> tuple[elbv2.ApplicationLoadBalancer, elbv2.ApplicationTargetGroup]:
         security_group = ec2.SecurityGroup(
             self,
@@ -194,6 +245,8 @@ class LettaService(Construct):
             security_group=security_group,
             idle_timeout=IDLE_TIMEOUT,
             drop_invalid_header_fields=True,
+            # Prod: `cdk destroy` of this stack fails until an operator turns it off (README, Deploy, use, destroy).
+            deletion_protection=deletion_protection,
             vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PUBLIC),
         )
         target_group = elbv2.ApplicationTargetGroup(
@@ -239,7 +292,8 @@ class LettaService(Construct):
                 )
         return load_balancer, target_group
 
-    def _acknowledge(self, task: ecs.FargateTaskDefinition, enable_ecs_exec: bool) -> None:
+    def _acknowledge(self, task: ecs.FargateTaskDefinition, enable_ecs_exec: bool, *, logged: bool) -> None:
+        acknowledge(task.obtain_execution_role(), "AwsSolutions-IAM5[Resource::*]", ECR_LOGIN_REASON)
         acknowledge(
             task,
             "AwsSolutions-ECS2",
@@ -247,15 +301,24 @@ class LettaService(Construct):
             "the names of the LLM variables to export; the database URI, passwords, the encryption key and LLM keys "
             "are ECS secrets.",
         )
-        acknowledge(
-            self.load_balancer,
-            "AwsSolutions-ELB2",
-            "No ALB access logs: they need an S3 bucket that `cdk destroy` leaves behind or empties through yet "
-            "another custom resource. Letta's own access log goes to the stack's CloudWatch log group.",
-        )
+        if not logged:
+            acknowledge(
+                self.load_balancer,
+                "AwsSolutions-ELB2",
+                "No ALB access logs outside prod: they need an S3 bucket that `cdk destroy` would leave behind or "
+                "empty through yet another custom resource. Letta's own access log goes to the stack's log group.",
+            )
         if enable_ecs_exec:
             acknowledge(
                 task,
                 "AwsSolutions-IAM5[Resource::*]",
-                "ECS Exec (enable_ecs_exec=true) needs ssmmessages:* channel actions, which have no resource ARNs.",
+                "ECS Exec (enable_ecs_exec=true) needs the ssmmessages channel actions and logs:DescribeLogGroups, "
+                "which have no resource ARNs; its session logs go to the stack's exec log group only.",
+            )
+            stack = Stack.of(self)
+            group = stack.resolve(stack.get_logical_id(self.exec_log_group.node.default_child))
+            acknowledge(
+                task,
+                f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:<{group}>:*]",
+                "ECS Exec writes session logs as new streams of the stack's exec log group (`<group arn>:*`).",
             )
