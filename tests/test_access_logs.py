@@ -15,7 +15,7 @@ def acknowledged(construct: Any) -> str:
 
 
 def balancer_attributes(profile: str) -> dict[str, Any]:
-    service = synthesized(profile=profile).template("Service").to_json()
+    service = synthesized(profile=profile, allow_plain_http=True).template("Service").to_json()
     balancer = only(service, "AWS::ElasticLoadBalancingV2::LoadBalancer")["Properties"]
     return {a["Key"]: a["Value"] for a in balancer["LoadBalancerAttributes"]}
 
@@ -27,10 +27,10 @@ def test_prod_load_balancer_is_protected_and_logs_to_the_data_stacks_bucket() ->
     assert attributes["access_logs.s3.prefix"] == "alb"
     # A name, exported by the data stack: it never changes for the bucket's life.
     assert "AccessLogsBucket" in attributes["access_logs.s3.bucket"]["Fn::ImportValue"]
-    synth = synthesized(profile="prod")
+    synth = synthesized(profile="prod", allow_plain_http=True)
     assert "AwsSolutions-ELB2" not in acknowledged(synth.stacks.service.letta.load_balancer)
     # With deletion_protection=false (the switch that also frees the cluster) the load balancer may go too.
-    prod_unprotected = synthesized(profile="prod", deletion_protection=False).template("Service").to_json()
+    prod_unprotected = synthesized(profile="prod", allow_plain_http=True, deletion_protection=False).template("Service").to_json()
     unprotected = only(prod_unprotected, "AWS::ElasticLoadBalancingV2::LoadBalancer")["Properties"]
     assert {"Key": "deletion_protection.enabled", "Value": "false"} in unprotected["LoadBalancerAttributes"]
 
@@ -43,7 +43,7 @@ def test_dev_has_no_access_log_bucket_and_says_why() -> None:
 
 
 def test_the_bucket_is_encrypted_tls_only_private_expiring_and_kept() -> None:
-    data = synthesized(profile="prod").template("Data").to_json()
+    data = synthesized(profile="prod", allow_plain_http=True).template("Data").to_json()
     bucket_id, bucket = next(iter(resources(data, "AWS::S3::Bucket").items()))
     props = bucket["Properties"]
     assert bucket["DeletionPolicy"] == "Retain" == bucket["UpdateReplacePolicy"]
@@ -71,7 +71,7 @@ def test_the_bucket_is_encrypted_tls_only_private_expiring_and_kept() -> None:
 def test_the_legacy_elb_account_is_looked_up_at_deploy_time_so_synth_needs_no_region() -> None:
     from aws_cdk.region_info import RegionInfo
 
-    data = synthesized(profile="prod").template("Data").to_json()
+    data = synthesized(profile="prod", allow_plain_http=True).template("Data").to_json()
     (mapping,) = data["Mappings"].values()
     assert mapping["eu-west-1"] == {"account": RegionInfo.get("eu-west-1").elbv2_account}
     assert mapping["il-central-1"] == {"account": "none"}  # opened after August 2022: the service principal

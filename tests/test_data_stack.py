@@ -78,7 +78,7 @@ def test_vpc_has_two_azs_and_no_nat_in_dev_but_nat_in_prod() -> None:
 
 def test_prod_image_layers_reach_s3_through_the_free_gateway_endpoint_not_nat() -> None:
     assert resources(data(), "AWS::EC2::VPCEndpoint") == {}  # dev tasks have public IPs
-    prod = data(profile="prod")
+    prod = data(profile="prod", allow_plain_http=True)
     endpoint = only(prod, "AWS::EC2::VPCEndpoint")["Properties"]
     assert endpoint["VpcEndpointType"] == "Gateway"
     assert ".s3" in json.dumps(endpoint["ServiceName"])

@@ -71,7 +71,7 @@ def test_prod_data_stack_needs_two_explicit_steps_before_it_can_go() -> None:
 def test_the_image_mirror_goes_with_its_images() -> None:
     # The copies can be made again: the repository is deleted with its images in both profiles.
     for profile in ("dev", "prod"):
-        data = synthesized(profile=profile).templates()["letta-dev-data"]["Resources"]
+        data = synthesized(profile=profile, allow_plain_http=True).templates()["letta-dev-data"]["Resources"]
         [repository] = [r for r in data.values() if r["Type"] == "AWS::ECR::Repository"]
         assert repository["DeletionPolicy"] == "Delete"
         assert repository["Properties"]["EmptyOnDelete"] is True
@@ -79,7 +79,7 @@ def test_the_image_mirror_goes_with_its_images() -> None:
 
 def test_prod_load_balancer_needs_an_explicit_step_before_it_can_go() -> None:
     for profile, protected in (("dev", "false"), ("prod", "true")):
-        service = synthesized(profile=profile).templates()["letta-dev-service"]["Resources"]
+        service = synthesized(profile=profile, allow_plain_http=True).templates()["letta-dev-service"]["Resources"]
         [balancer] = [r for r in service.values() if r["Type"] == "AWS::ElasticLoadBalancingV2::LoadBalancer"]
         attributes = {a["Key"]: a["Value"] for a in balancer["Properties"]["LoadBalancerAttributes"]}
         assert attributes["deletion_protection.enabled"] == protected

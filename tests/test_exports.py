@@ -23,6 +23,7 @@ VARIANTS = [
 # GetAtt attributes that name a resource for its whole life (a replacement makes a new resource anyway).
 STABLE_ATTRIBUTES = {
     ("AWS::EC2::SecurityGroup", "GroupId"),
+    ("AWS::ECR::Repository", "Arn"),
     ("AWS::RDS::DBCluster", "DBClusterArn"),
     ("AWS::SecretsManager::Secret", "Id"),
 }

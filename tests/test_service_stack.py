@@ -184,7 +184,7 @@ def test_container_insights_writes_into_a_log_group_the_stack_created_first() ->
     # ECS creates /aws/ecs/containerinsights/<cluster>/performance on first use and keeps it after destroy,
     # unless it already exists: the cluster has a fixed name and waits for the stack's group of that name.
     for profile, days in (("dev", 7), ("prod", 90)):
-        template = service(profile=profile)
+        template = service(**profile_context(profile))
         cluster = only(template, "AWS::ECS::Cluster")
         assert cluster["Properties"]["ClusterName"] == "letta-dev"
         groups = resources(template, "AWS::Logs::LogGroup")
