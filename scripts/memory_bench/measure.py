@@ -8,7 +8,6 @@ read I/O per 8 KiB page; locally, the OS page cache or the disk).
 
 from __future__ import annotations
 
-import json
 import random
 import re
 import statistics
@@ -121,36 +120,37 @@ def search(connection: psycopg.Connection, agent_id: str, embedding: str, top_k:
 
 
 def explain(connection: psycopg.Connection, agent_id: str, embedding: str, top_k: int = DEFAULT_TOP_K) -> PlanSummary:
-    """EXPLAIN (ANALYZE, BUFFERS) of Letta's search, summarised (and its text form kept)."""
-    sql = "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + SEARCH_SQL
-    raw = connection.execute(sql, _params(agent_id, embedding, top_k)).fetchone()[0]  # type: ignore[index]
-    document = raw if isinstance(raw, list) else json.loads(raw)
-    plan = document[0]["Plan"]
-    text_rows = connection.execute("EXPLAIN (ANALYZE, BUFFERS) " + SEARCH_SQL, _params(agent_id, embedding, top_k))
+    """EXPLAIN (ANALYZE, BUFFERS) of Letta's search, once, summarised from its text (which is kept).
+
+    One execution only: a second one (say, FORMAT JSON after the text) would find the first one's pages
+    cached and report other buffers than the text shows.
+    """
+    rows = connection.execute("EXPLAIN (ANALYZE, BUFFERS) " + SEARCH_SQL, _params(agent_id, embedding, top_k))
+    text = _VECTOR_LITERAL.sub("'[…]'", "\n".join(r[0] for r in rows.fetchall()))
+    top = _BUFFERS.search(text)
     return PlanSummary(
-        nodes=list(_node_names(plan)),
-        shared_hit=int(plan.get("Shared Hit Blocks", 0)),
-        shared_read=int(plan.get("Shared Read Blocks", 0)),
-        execution_ms=float(document[0]["Execution Time"]),
-        workers_launched=sum(int(n.get("Workers Launched", 0)) for n in _nodes(plan)),
-        text=_VECTOR_LITERAL.sub("'[…]'", "\n".join(r[0] for r in text_rows.fetchall())),
+        nodes=[_node_name(m) for m in _NODE.finditer(text)],
+        shared_hit=int(top.group("hit") or 0) if top else 0,
+        shared_read=int(top.group("read") or 0) if top else 0,
+        execution_ms=float(m.group(1)) if (m := re.search(r"Execution Time: ([0-9.]+) ms", text)) else float("nan"),
+        workers_launched=sum(int(n) for n in re.findall(r"Workers Launched: (\d+)", text)),
+        text=text,
     )
 
 
-def _nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    yield plan
-    for child in plan.get("Plans", []):
-        yield from _nodes(child)
+_NODE = re.compile(
+    r"^(?:\s*->\s+)?(?P<type>[A-Z][A-Za-z ]*?)(?: using (?P<index>\S+))?(?: on (?P<rel>\S+)(?: \w+)?)?  \(cost=",
+    re.M,
+)
+_BUFFERS = re.compile(r"Buffers: shared(?: hit=(?P<hit>\d+))?(?: read=(?P<read>\d+))?")
 
 
-def _node_names(plan: dict[str, Any]) -> Iterator[str]:
-    for node in _nodes(plan):
-        name = node["Node Type"]
-        if "Index Name" in node:
-            name += f" using {node['Index Name']}"
-        elif "Relation Name" in node:
-            name += f" on {node['Relation Name']}"
-        yield name
+def _node_name(match: re.Match[str]) -> str:
+    if match.group("index"):
+        return f"{match.group('type')} using {match.group('index')}"
+    if match.group("rel"):
+        return f"{match.group('type')} on {match.group('rel')}"
+    return match.group("type")
 
 
 def run_searches(

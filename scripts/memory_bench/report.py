@@ -97,34 +97,42 @@ def cache_table(acus: Sequence[float], bytes_per_passage: float) -> str:
 
 
 def plot(results: Sequence[SearchResult], path: Path) -> None:
-    """p50 latency against passages in the searched archive, one line per shape family and setting."""
+    """p50 latency (bar up to p95) against passages in the searched archive, one line per embedding width.
+
+    Only the default settings (no parallel workers): the parallel-query settings never change Letta's plan,
+    so their lines would only draw the machine's noise.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    series: dict[str, list[tuple[int, float, float]]] = {}
+    series: dict[str, list[SearchResult]] = {}
     for r in results:
-        family = r.shape.split("-w")[-1]
-        label = (
-            f"one archive, {family} filled, {r.setting}"
-            if r.shape.startswith("archive-")
-            else f"{r.shape.split('-')[1]} agents (random agent), {r.setting}"
-        )
-        series.setdefault(label, []).append((r.archive_passages, r.p50, r.p95))
-    fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=90)
+        if r.setting not in ("default", "no-parallel"):
+            continue
+        if r.shape.startswith("archive-"):
+            label = f"one agent's archive, {r.shape.rsplit('-w', 1)[1]} of 4096 dims filled"
+        else:
+            agents = r.shape.split("-")[1].split("x")[0]
+            label = f"{int(agents) * r.archive_passages:,} passages over {int(agents):,} agents (random agent)"
+        series.setdefault(label, []).append(r)
+    fig, ax = plt.subplots(figsize=(6.0, 3.8), dpi=80)
     for label, points in sorted(series.items()):
-        points.sort()
-        xs = [p[0] for p in points]
-        ax.plot(xs, [p[1] for p in points], marker="o", label=label)
+        points.sort(key=lambda r: r.archive_passages)
+        xs = [r.archive_passages for r in points]
+        p50 = [r.p50 for r in points]
+        upper = [r.p95 - r.p50 for r in points]
+        style = "s" if "agents" in label else "o-"
+        ax.errorbar(xs, p50, yerr=[[0] * len(xs), upper], fmt=style, capsize=3, label=label)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("passages in the searched agent's archive")
-    ax.set_ylabel("search p50 (ms)")
-    ax.set_title("Letta 0.16.8 archival search, vector(4096), no ANN index")
+    ax.set_ylabel("search latency, p50 (bar: p95), ms")
+    ax.set_title("Letta 0.16.8 archival search, vector(4096), no ANN index", fontsize=10)
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="upper left")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=90)
+    fig.savefig(path, dpi=80)
     plt.close(fig)
