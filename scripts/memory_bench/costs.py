@@ -4,7 +4,8 @@ Prices are us-east-1 list prices (recheck before quoting), from https://aws.amaz
 Aurora Standard bills $0.20 per million I/O requests and $0.10 per GB-month of storage; I/O-Optimized
 bills no I/O, $0.225 per GB-month, and compute about 30 % dearer (Serverless v2: $0.12 vs $0.156 per
 ACU-hour). A read I/O is one 8 KiB database page read from the storage volume; a page found in the buffer
-cache costs none. Aurora PostgreSQL does not double-cache in the OS page cache: the buffer cache is the cache.
+cache costs none. Aurora PostgreSQL does not use the file-system cache, so the buffer cache is the only cache
+(https://repost.aws/knowledge-center/rds-aurora-postgresql-shared-buffers: default 50-75 % of memory).
 
 Memory per ACU: "each ACU ... approximately 2 GiB of memory" (Aurora User Guide, *Requirements and
 limitations for Aurora Serverless v2*). The share of it that holds pages is an assumption: Aurora
