@@ -21,7 +21,17 @@ from scripts.memory_bench.costs import break_even_searches_per_day, buffer_cache
 from scripts.memory_bench.letta_schema import DEFAULT_TOP_K, MAX_EMBEDDING_DIM, SEARCH_SQL, run_letta_migrations
 from scripts.memory_bench.load import BENCH_ORG, multi_tenant, padded_embeddings, vector_binary
 from scripts.memory_bench.measure import explain, query_vectors, search
-from tests.fixtures_postgres import embedded_postgres_fixture, fresh_database_fixture  # noqa: F401
+from stacks.pgvector.runtime.pgvector_bootstrap.bootstrap import apply
+from stacks.pgvector.runtime.pgvector_bootstrap.connection_string import build_uri
+from stacks.pgvector.runtime.pgvector_bootstrap.psycopg_executor import PsycopgExecutor
+from stacks.pgvector.runtime.pgvector_bootstrap.sql_files import SqlFile
+from tests.fixtures_postgres import (  # noqa: F401
+    app_password_fixture,
+    app_role_fixture,
+    embedded_postgres_fixture,
+    fresh_database_fixture,
+    sql_files_fixture,
+)
 
 # -- no database ------------------------------------------------------------------------------------------
 
@@ -97,11 +107,20 @@ def test_search_sql_is_what_lettas_orm_compiles() -> None:
 @pytest.mark.postgres
 @pytest.mark.letta
 def test_small_benchmark_on_lettas_schema(
-    embedded_postgres: EmbeddedPostgres, fresh_database: str, tmp_path: Path
+    embedded_postgres: EmbeddedPostgres,
+    fresh_database: str,
+    sql_files: list[SqlFile],
+    app_role: str,
+    app_password: str,
+    tmp_path: Path,
 ) -> None:
-    dsn = embedded_postgres.dsn(fresh_database)
-    with psycopg.connect(dsn, autocommit=True) as connection:
-        connection.execute("CREATE EXTENSION vector")  # what bootstrap_sql does before Letta migrates
+    # The rehearsal's database exactly: bootstrap_sql as the master user, then Letta's migrations and the
+    # benchmark as the app role, with only the privileges the stacks give it.
+    with PsycopgExecutor(embedded_postgres.dsn(fresh_database)) as master:
+        apply(master, sql_files, app_role=app_role, database=fresh_database, app_password=app_password)
+    dsn = build_uri(
+        user=app_role, password=app_password, host="127.0.0.1", port=embedded_postgres.port, database=fresh_database
+    )
     run_letta_migrations(dsn)
 
     report = tmp_path / "memory.json"

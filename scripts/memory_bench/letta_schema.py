@@ -19,6 +19,7 @@ import json
 import os
 import subprocess
 from pathlib import Path
+from urllib.parse import urlsplit
 
 MAX_EMBEDDING_DIM = 4096
 """``letta.constants.MAX_EMBEDDING_DIM``: the width of ``archival_passages.embedding``."""
@@ -103,6 +104,11 @@ def run_letta_migrations(dsn: str, *, timeout: float = 600.0) -> None:
         check=False,
     )
     if proc.returncode != 0:
-        # alembic prints the full URI (password included): show only the last line, which is the error.
-        last = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
-        raise RuntimeError(f"Letta's alembic upgrade head failed: {last[0][:300]}")
+        # alembic prints the full URI (password included): only the last line, the error, and never the password.
+        lines = [line for line in (proc.stderr or proc.stdout).splitlines() if line.strip()]
+        telling = [line for line in lines if "Error" in line and not line.startswith("(Background")]
+        last = (telling or lines or ["no output"])[-1].strip()[:300]
+        password = urlsplit(dsn).password
+        if password:
+            last = last.replace(password, "***")
+        raise RuntimeError(f"Letta's alembic upgrade head failed: {last}")
