@@ -7,7 +7,7 @@ they never show up for the rehearsal's users and :func:`drop_bench_data` removes
 Ids are deterministic per shape and agent (uuid5), so a second run finds a shape already loaded and skips
 it (``--keep`` then a re-run measures the same data). Passages go in with ``COPY ... (FORMAT BINARY)``:
 the embedding as pgvector's binary form (int16 dim, int16 0, dim big-endian float4), zero-padded to 4096
-as Letta pads it. Text COPY would be four times the bytes to parse for the same rows.
+as Letta pads it. Text COPY would make the server parse 4,096 decimal numbers per row instead.
 """
 
 from __future__ import annotations
