@@ -3,10 +3,10 @@
 
 1. time from `local_stack.py up --offline` to a healthy Letta (the stack is taken down first, data kept);
 2. time of the smoke test against it (the walkthrough's agent flow, database checks included);
-3. an archival-memory search over N passages. Letta stores `vector(4096)` embeddings (zero-padded) with no
-   index (pgvector indexes stop at 2,000 dimensions), so every search is a sequential scan: this measures
-   the query Letta issues, `ORDER BY embedding <=> $q LIMIT k`, over N = 1k, 10k, 100k rows in a table of
-   that shape, on the same embedded PostgreSQL. The figures tell what Aurora's ACU range must carry.
+3. an archival-memory search over one archive of N passages (1k, 10k, 100k), through
+   `scripts/benchmark_memory.py` on the rehearsal's own database: Letta's exact query on Letta's migrated
+   schema (the multi-tenant shapes, the levers and the Aurora arithmetic are that script's; see README,
+   "Agent memory at scale").
 
 Prints a table; `--json` for machines. Not a test: nothing here asserts, it measures.
 """
@@ -15,10 +15,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -28,16 +26,12 @@ if __package__ in (None, ""):
     if _ROOT not in sys.path:
         sys.path.insert(0, _ROOT)
 
-import psycopg
-
-from scripts.embedded_postgres import EmbeddedPostgres
 from scripts.operator_cli import Parser, whole_number
 
 ROOT = Path(__file__).resolve().parents[1]
 DIMENSIONS = 4096
 # Letta's real embeddings fill the first 1,536 (text-embedding-3-small) and zero-pad the rest.
 FILLED = 1536
-TOP_K = 10
 
 
 def time_command(command: Sequence[str]) -> tuple[float, int]:
@@ -59,63 +53,29 @@ def rehearsal_timings() -> dict[str, float]:
     return {"up_to_healthy_s": up, "smoke_test_s": smoke}
 
 
-def search_timings(sizes: Sequence[int], *, repeats: int, major: int) -> list[dict[str, float]]:
-    """Median time of Letta's archival search over `n` passages, for each n, on a scratch server."""
+def search_timings(sizes: Sequence[int], *, repeats: int, state_dir: Path) -> list[dict[str, float]]:
+    """Letta's archival search over one archive of each size, on the rehearsal's own migrated database.
+
+    Delegates to ``benchmark_memory`` (Letta's exact query on Letta's schema, not a look-alike table); its
+    rows are removed afterwards.
+    """
+    from scripts.benchmark_memory import parse_args, run
+
+    argv = ["--passages", "0", "--archive-sizes", ",".join(map(str, sizes)), "--widths", str(FILLED)]
+    args = parse_args([*argv, "--searches", str(repeats), "--state-dir", str(state_dir)])
+    outcome = run(args)
     rows = []
-    with tempfile.TemporaryDirectory(prefix="letta-bench-") as scratch:
-        base = Path(scratch)
-        base.chmod(0o755)  # the server may run as an unprivileged user
-        with EmbeddedPostgres(base / "data", major=major, durable=False) as server:
-            server.create_database("bench")
-            with psycopg.connect(server.dsn("bench"), autocommit=True) as connection:
-                connection.execute("CREATE EXTENSION IF NOT EXISTS vector")
-                connection.execute(
-                    f"CREATE TABLE archival_passages (id bigint PRIMARY KEY, text text, embedding vector({DIMENSIONS}))"
-                )
-                loaded = 0
-                for n in sorted(sizes):
-                    started = time.perf_counter()
-                    _load(connection, loaded, n)
-                    load_s = time.perf_counter() - started
-                    loaded = n
-                    connection.execute("VACUUM ANALYZE archival_passages")
-                    size = connection.execute("SELECT pg_total_relation_size('archival_passages')").fetchone()[0]  # type: ignore[index]
-                    times = [_search(connection) for _ in range(repeats)]
-                    rows.append(
-                        {
-                            "passages": n,
-                            "table_mb": size / 2**20,
-                            "load_s": load_s,
-                            "search_median_ms": statistics.median(times) * 1000,
-                            "search_max_ms": max(times) * 1000,
-                        }
-                    )
-                    print(f"  {n:>7} passages: search median {rows[-1]['search_median_ms']:.1f} ms", file=sys.stderr)
+    for result in outcome["results"]:  # type: ignore[attr-defined]
+        rows.append(
+            {
+                "passages": result.archive_passages,
+                "load_s": outcome["load_seconds"][result.shape],  # type: ignore[index]
+                "search_median_ms": result.p50,
+                "search_max_ms": result.max,
+            }
+        )
+        print(f"  {result.archive_passages:>7} passages: search median {result.p50:.1f} ms", file=sys.stderr)
     return rows
-
-
-def _load(connection: psycopg.Connection, start: int, end: int) -> None:
-    """Rows start+1..end with random unit-free embeddings padded with zeros to 4096, as Letta pads them."""
-    connection.execute(
-        f"""
-        INSERT INTO archival_passages (id, text, embedding)
-        SELECT i, 'passage ' || i,
-               (SELECT array_agg(CASE WHEN d <= {FILLED} THEN random() ELSE 0 END ORDER BY d)
-                  FROM generate_series(1, {DIMENSIONS}) d WHERE i > 0)::vector({DIMENSIONS})
-          FROM generate_series(%s::bigint, %s::bigint) i
-        """,
-        (start + 1, end),
-    )
-
-
-def _search(connection: psycopg.Connection) -> float:
-    query = "[" + ",".join("0.5" if d < FILLED else "0" for d in range(DIMENSIONS)) + "]"
-    started = time.perf_counter()
-    connection.execute(
-        f"SELECT id, text FROM archival_passages ORDER BY embedding <=> %s::vector({DIMENSIONS}) LIMIT {TOP_K}",
-        (query,),
-    ).fetchall()
-    return time.perf_counter() - started
 
 
 def passage_counts(value: str) -> list[int]:
@@ -139,15 +99,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--repeats", type=whole_number(1, 1000), default=5, help="searches per size, 1-1000 (default 5)"
     )
-    parser.add_argument("--major", type=int, default=16, choices=(16, 18), help="PostgreSQL major (default 16)")
+    parser.add_argument("--state-dir", type=Path, default=ROOT / ".local" / "rehearsal", help="rehearsal state")
     parser.add_argument("--search-only", action="store_true", help="skip the rehearsal up/smoke timings")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     args = parser.parse_args(argv)
-    sizes: list[int] = args.sizes
+    sizes = args.sizes
     results: dict[str, object] = {}
     if not args.search_only:
         results["rehearsal"] = rehearsal_timings()
-    results["archival_search"] = search_timings(sizes, repeats=args.repeats, major=args.major)
+    results["archival_search"] = search_timings(sizes, repeats=args.repeats, state_dir=args.state_dir)
     if args.json:
         print(json.dumps(results, indent=2))
         return 0
@@ -156,12 +116,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         assert isinstance(timings, dict)
         print(f"up --offline to healthy: {timings['up_to_healthy_s']:.1f} s")
         print(f"smoke test:              {timings['smoke_test_s']:.1f} s")
-    print(f"\narchival search, vector({DIMENSIONS}), no index, top {TOP_K}, PostgreSQL {args.major}:")
-    print(f"{'passages':>9} {'table MB':>9} {'load s':>8} {'median ms':>10} {'max ms':>8}")
+    print(f"\narchival search, Letta's query on the rehearsal's schema, {FILLED} dims padded to {DIMENSIONS}:")
+    print(f"{'passages':>9} {'load s':>8} {'median ms':>10} {'max ms':>8}")
     for row in results["archival_search"]:  # type: ignore[union-attr]
         print(
-            f"{row['passages']:>9} {row['table_mb']:>9.0f} {row['load_s']:>8.1f} "
-            f"{row['search_median_ms']:>10.1f} {row['search_max_ms']:>8.1f}"
+            f"{row['passages']:>9} {row['load_s']:>8.1f} {row['search_median_ms']:>10.1f} {row['search_max_ms']:>8.1f}"
         )
     return 0
 

@@ -30,7 +30,9 @@ def test_prod_load_balancer_is_protected_and_logs_to_the_data_stacks_bucket() ->
     synth = synthesized(profile="prod", allow_plain_http=True)
     assert "AwsSolutions-ELB2" not in acknowledged(synth.stacks.service.letta.load_balancer)
     # With deletion_protection=false (the switch that also frees the cluster) the load balancer may go too.
-    prod_unprotected = synthesized(profile="prod", allow_plain_http=True, deletion_protection=False).template("Service").to_json()
+    prod_unprotected = (
+        synthesized(profile="prod", allow_plain_http=True, deletion_protection=False).template("Service").to_json()
+    )
     unprotected = only(prod_unprotected, "AWS::ElasticLoadBalancingV2::LoadBalancer")["Properties"]
     assert {"Key": "deletion_protection.enabled", "Value": "false"} in unprotected["LoadBalancerAttributes"]
 
