@@ -123,7 +123,10 @@ class LettaConfig(BaseModel):
         "Aurora PostgreSQL minor version (pinned; bump it to upgrade)",
     )
     storage_type: Literal["aurora", "aurora-iopt1"] = key(
-        "aurora", "aurora, aurora-iopt1", "Aurora storage: standard, or I/O-Optimized"
+        "aurora",
+        "aurora, aurora-iopt1",
+        "Aurora storage: standard (I/O billed per request) or I/O-Optimized (README: break-even)",
+        prod="aurora-iopt1",
     )
     db_name: str = key(
         "letta",

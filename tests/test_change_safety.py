@@ -139,6 +139,12 @@ CHANGES = [
         {(DATA, "DatabaseCluster"): "WILL_UPDATE"},
     ),
     Change(
+        "Aurora storage type (standard -> I/O-Optimized)",
+        DEV,
+        {**DEV, "storage_type": "aurora-iopt1"},
+        {(DATA, "DatabaseCluster"): "WILL_UPDATE"},
+    ),
+    Change(
         "backup retention",
         DEV,
         {**DEV, "backup_retention_days": 7},

@@ -81,7 +81,8 @@ def test_prod_profile_is_protected() -> None:
     assert (c.removal_behaviour, c.deletion_protection, c.backup_retention_days) == ("snapshot", True, 35)
     assert (c.min_tasks, c.max_tasks) == (2, 4)
     assert c.nat_gateways >= 1 and c.alarms
-    assert c.storage_type == "aurora"
+    # I/O-Optimized: a searched archive is read from storage in full (README, "Agent memory at scale").
+    assert c.storage_type == "aurora-iopt1"
 
 
 def test_env_named_prod_implies_prod_profile() -> None:

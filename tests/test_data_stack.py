@@ -200,3 +200,9 @@ def test_outputs_name_everything_an_operator_needs() -> None:
 def test_stack_names_follow_the_env() -> None:
     names = set(synthesized(env="pr-7").templates())
     assert "letta-pr-7-data" in names
+
+
+def test_storage_type_follows_the_profile() -> None:
+    assert only(data(), "AWS::RDS::DBCluster")["Properties"]["StorageType"] == "aurora"
+    prod = only(data(profile="prod", allow_plain_http=True), "AWS::RDS::DBCluster")["Properties"]
+    assert prod["StorageType"] == "aurora-iopt1"
