@@ -15,6 +15,8 @@ from collections.abc import Callable
 from typing import NoReturn
 from urllib.parse import urlsplit
 
+from stacks.letta_contract import PORT
+
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2  # argparse's own code for a bad command line
@@ -55,7 +57,7 @@ def fail(prog: str, error: OperatorError) -> int:
 
 def http_url(value: str) -> str:
     """An http:// or https:// URL with a host (and, if given, a valid port)."""
-    problem = f"{value!r} is not an http(s) URL such as http://127.0.0.1:8283"
+    problem = f"{value!r} is not an http(s) URL such as http://127.0.0.1:{PORT}"
     if value != value.strip() or any(c.isspace() for c in value):
         raise argparse.ArgumentTypeError(problem)
     try:

@@ -37,6 +37,7 @@ from scripts.stack_outputs import (
     stack_name,
     stack_outputs,
 )
+from stacks.letta_contract import HEALTH_PATH, PORT
 from stacks.pgvector.runtime.pgvector_bootstrap.errors import BootstrapError, StatementError
 from stacks.pgvector.runtime.pgvector_bootstrap.executor import Executor
 from stacks.pgvector.runtime.pgvector_bootstrap.sql_text import quote_literal
@@ -54,7 +55,6 @@ MESSAGE = "Hello! Can you remember that my favorite color is blue?"
 PASSAGE = "The user's favorite color is blue."
 DEFAULT_MODEL = "openai/gpt-4o-mini"
 DEFAULT_EMBEDDING = "openai/text-embedding-3-small"
-HEALTH_PATH = "/v1/health/"
 
 
 @dataclass(frozen=True)
@@ -233,7 +233,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--region", type=region, help="AWS region of the stacks (default: AWS_DEFAULT_REGION or your AWS profile's)"
     )
     where.add_argument(
-        "--base-url", type=http_url, help="a Letta server's http(s) URL, e.g. http://127.0.0.1:8283 (skips the stacks)"
+        "--base-url",
+        type=http_url,
+        help=f"a Letta server's http(s) URL, e.g. http://127.0.0.1:{PORT} (skips the stacks)",
     )
     where.add_argument(
         "--token",
@@ -252,7 +254,10 @@ def build_parser() -> argparse.ArgumentParser:
     agent.add_argument("--keep", action="store_true", help="keep the test agent instead of deleting it")
     limits = parser.add_argument_group("time limits (seconds)")
     limits.add_argument(
-        "--health-timeout", type=seconds(3600), default=300, help="wait for /v1/health/, up to 3600 (default 300)"
+        "--health-timeout",
+        type=seconds(3600),
+        default=300,
+        help=f"wait for {HEALTH_PATH}, up to 3600 (default 300)",
     )
     limits.add_argument(
         "--timeout", type=seconds(3600), default=600, help="one API call, as the walkthrough, up to 3600 (default 600)"

@@ -10,6 +10,8 @@ import ipaddress
 import re
 from collections.abc import Iterable
 
+from stacks.letta_contract import IMAGE
+
 # --- Names -------------------------------------------------------------------------------------------
 
 # https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBCluster.html (DBClusterIdentifier):
@@ -120,7 +122,7 @@ def _first_component_ok(name: str) -> bool:
 
 def image_reference_problem(reference: str) -> str | None:
     """An OCI image reference that is also pinned: a tag other than `latest`, or a digest."""
-    pinned = "an image pinned by tag or digest, e.g. letta/letta:0.16.8 or letta/letta@sha256:<64 hex>"
+    pinned = f"an image pinned by tag or digest, e.g. {IMAGE} or letta/letta@sha256:<64 hex>"
     match = _REFERENCE.match(reference)
     if not match or len(reference) > _MAX_IMAGE or not _first_component_ok(match["name"]):
         return f"{pinned} (OCI reference grammar: [registry[:port]/]lowercase/path[:tag][@digest])"

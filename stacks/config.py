@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
-from stacks import aws_rules, context_values
+from stacks import aws_rules, context_values, letta_contract
 from stacks.aws_rules import FARGATE_SIZES, LOG_RETENTION_DAYS
 from stacks.config_error import ConfigError
 
@@ -40,21 +40,7 @@ PROFILES = ("dev", "prod")
 POSTGRES_VERSIONS = ("17.4", "17.5", "17.6", "17.7", "17.9")
 DEFAULT_POSTGRES_VERSION = POSTGRES_VERSIONS[-1]  # the newest 17 minor aws-cdk-lib knows; README says how to bump
 # Environment variables Letta reads for LLM providers; the LLM-key secret may map its JSON keys to these.
-LLM_ENV_VARS = (
-    "OPENAI_API_KEY",
-    "OPENAI_BASE_URL",
-    "ANTHROPIC_API_KEY",
-    "GEMINI_API_KEY",
-    "GROQ_API_KEY",
-    "OPENROUTER_API_KEY",
-    "AZURE_API_KEY",
-    "AZURE_BASE_URL",
-    "OLLAMA_BASE_URL",
-    "DEEPSEEK_API_KEY",
-    "TOGETHER_API_KEY",
-    "XAI_API_KEY",
-    "MISTRAL_API_KEY",
-)
+LLM_ENV_VARS = letta_contract.LLM_ENV_VARS
 # Context keys that belong to the CDK (feature flags, CLI settings, lookup caches), never refused here.
 _CDK_KEY_PREFIXES = ("@", "aws:cdk:", "aws-cdk:", "cdk-", "cdk:")
 _CDK_KEYS = frozenset({"acknowledged-issue-numbers"})
@@ -162,7 +148,7 @@ class LettaConfig(BaseModel):
     )
     # Service
     letta_image: str = key(
-        "letta/letta:0.16.8",
+        letta_contract.IMAGE,
         "an OCI image reference pinned by tag (not latest) or digest",
         "Letta server image; copied into the stack's ECR repository unless it is a private ECR image already",
     )

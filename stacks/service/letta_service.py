@@ -15,12 +15,11 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from stacks.image_mirror import ECR_LOGIN_REASON
+from stacks.letta_contract import HEALTH_PATH
+from stacks.letta_contract import PORT as LETTA_PORT
 from stacks.nag import acknowledge
 from stacks.service.log_filter import LLM_KEY_MAP_VAR, LLM_KEYS_VAR, start_command
 
-LETTA_PORT = 8283
-# The trailing slash matters: /v1/health answers 307, which a target-group check counts as unhealthy.
-HEALTH_PATH = "/v1/health/"
 # First start runs every migration, heavy imports and provider look-ups before the port opens.
 HEALTH_CHECK_GRACE = Duration.seconds(300)
 # The walkthrough's client waits up to 600 s for an agent step; the load balancer must not cut it sooner.

@@ -16,11 +16,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from stacks.letta_contract import START_SCRIPT
 from stacks.service.supervisor import LLM_KEY_MAP_VAR, LLM_KEYS_VAR
 
 __all__ = ["LETTA_START", "LLM_KEYS_VAR", "LLM_KEY_MAP_VAR", "MASK", "start_command"]
 
-LETTA_START = "./letta/server/startup.sh"
+LETTA_START = START_SCRIPT
 MASK = "****"
 SUPERVISOR_SOURCE = Path(__file__).with_name("supervisor.py").read_text(encoding="utf-8")
 
