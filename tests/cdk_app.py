@@ -70,3 +70,35 @@ def _cached(key: str) -> Synthesized:
 def synthesized(**overrides: Any) -> Synthesized:
     """A cached synth for read-only assertions (synth costs seconds; most tests share a handful)."""
     return _cached(json.dumps(overrides, sort_keys=True))
+
+
+# Template variants worth checking beyond the profile defaults: the optional branches of the templates.
+UUID = "00000000-0000-0000-0000-000000000000"
+CERTIFICATE = f"arn:aws:acm:us-east-1:123456789012:certificate/{UUID}"
+# Variants worth linting beyond the profile defaults: the optional branches of the templates.
+VARIANTS = [
+    {"profile": "dev"},
+    {"profile": "prod", "allow_plain_http": True},
+    {"profile": "dev", "min_acu": 0, "db_allowed_cidrs": "0.0.0.0/0", "db_allow_public": True},
+    {"profile": "prod", "certificate_arn": CERTIFICATE, "enable_ecs_exec": True, "alarm_email": "ops@example.com"},
+    {
+        "pipeline": True,
+        "region": "eu-west-1",
+        "pipeline_repo": "acme/letta-aurora-cdk",
+        "pipeline_connection_arn": f"arn:aws:codeconnections:us-east-1:123456789012:connection/{UUID}",
+    },
+    # README's documented public API: the world on the load balancer, opted in explicitly.
+    {"profile": "dev", "api_allowed_cidrs": "0.0.0.0/0,::/0", "api_allow_public": True},
+]
+
+
+def resources(template: dict[str, Any], type_: str) -> dict[str, dict[str, Any]]:
+    """The resources of one type in a synthesized template, by logical id."""
+    return {k: v for k, v in template["Resources"].items() if v["Type"] == type_}
+
+
+def only(template: dict[str, Any], type_: str) -> dict[str, Any]:
+    """The one resource of a type in a template (fails when there are none or several)."""
+    found = resources(template, type_)
+    assert len(found) == 1, f"expected one {type_}, found {list(found)}"
+    return next(iter(found.values()))

@@ -1,7 +1,23 @@
-"""Shared test setup: the pinned Node 22 from node_modules first on PATH (jsii spawns `node`)."""
+"""Shared test setup: the pinned Node 22 first on PATH (jsii spawns `node`), the markers that make the fast tier,
+and the fixtures of the real PostgreSQL.
+
+Markers (pytest.ini) are derived here rather than written on every test, so a new test cannot forget one:
+`synth` for a test that synthesizes the CDK app (its module reads tests/cdk_app.py), `postgres` for one that
+uses the embedded server. `cli` (the pinned CDK CLI or app.py as a process) and `letta` (the real Letta
+server or its venv) are set by their modules. The fast tier is `-m "not synth and not cli and not letta"`.
+"""
+
+from __future__ import annotations
 
 import os
+import uuid
 from pathlib import Path
+
+import pytest
+
+from scripts.embedded_postgres import EmbeddedPostgres
+from stacks.pgvector.runtime.pgvector_bootstrap.sql_files import SqlFile, load_sql_files
+from tests.postgres_server import MAJORS, SQL_DIR, generate_password, shared_server, unique_role
 
 ROOT = Path(__file__).resolve().parents[1]
 _NODE_BIN = ROOT / "node_modules" / ".bin"
@@ -11,3 +27,47 @@ os.environ.setdefault("CDK_DISABLE_CLI_TELEMETRY", "true")
 # Synth must never depend on the machine's AWS settings.
 os.environ.pop("CDK_DEFAULT_ACCOUNT", None)
 os.environ.pop("CDK_DEFAULT_REGION", None)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        module = getattr(item, "module", None)
+        if module is not None and any(hasattr(module, name) for name in ("synthesize", "synthesized")):
+            item.add_marker(pytest.mark.synth)
+        if "embedded_postgres" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.postgres)
+
+
+# --- Fixtures: a real PostgreSQL with pgvector (tests/postgres_server.py) -------------------------------
+
+
+@pytest.fixture(scope="session", params=MAJORS, ids=[f"pg{major}" for major in MAJORS])
+def embedded_postgres(request: pytest.FixtureRequest) -> EmbeddedPostgres:
+    """The running server of one major, shared by the whole session."""
+    return shared_server(request.param)
+
+
+@pytest.fixture
+def fresh_database(embedded_postgres: EmbeddedPostgres) -> str:
+    """A new, empty database on the session server (roles are cluster-wide: use ``unique_role``)."""
+    name = f"letta_{uuid.uuid4().hex[:12]}"
+    embedded_postgres.create_database(name)
+    return name
+
+
+@pytest.fixture
+def app_role() -> str:
+    """A role name no other test uses."""
+    return unique_role()
+
+
+@pytest.fixture
+def app_password() -> str:
+    """A password drawn from the whole allowed alphabet."""
+    return generate_password()
+
+
+@pytest.fixture(scope="session")
+def sql_files() -> list[SqlFile]:
+    """The repository's bootstrap_sql files."""
+    return load_sql_files(SQL_DIR)

@@ -6,8 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tests.cdk_app import synthesized
-from tests.test_data_stack import only, resources
+from tests.cdk_app import only, resources, synthesized
 
 
 def acknowledged(construct: Any) -> str:

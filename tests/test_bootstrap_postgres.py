@@ -15,15 +15,7 @@ from stacks.pgvector.runtime.pgvector_bootstrap.errors import BootstrapError
 from stacks.pgvector.runtime.pgvector_bootstrap.psycopg_executor import PsycopgExecutor
 from stacks.pgvector.runtime.pgvector_bootstrap.scram import scram_sha256_verifier
 from stacks.pgvector.runtime.pgvector_bootstrap.sql_files import SqlFile
-from tests.fixtures_postgres import (  # noqa: F401
-    app_password_fixture,
-    app_role_fixture,
-    embedded_postgres_fixture,
-    fresh_database_fixture,
-    generate_password,
-    sql_files_fixture,
-    unique_role,
-)
+from tests.postgres_server import generate_password, unique_role
 
 PGVECTOR = "0.8.5"
 

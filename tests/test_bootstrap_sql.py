@@ -23,7 +23,7 @@ from stacks.pgvector.runtime.pgvector_bootstrap.sql_text import (
     split_statements,
     validate_identifier,
 )
-from tests.fixtures_postgres import SQL_DIR
+from tests.postgres_server import SQL_DIR
 
 HOSTILE_IDENTIFIERS = [
     'letta"; DROP DATABASE letta; --',

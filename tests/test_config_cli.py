@@ -11,6 +11,9 @@ from pathlib import Path
 
 import pytest
 
+# Every test here runs the pinned CDK CLI or app.py as a process: tens of seconds each.
+pytestmark = pytest.mark.cli
+
 ROOT = Path(__file__).resolve().parents[1]
 
 CASES = [

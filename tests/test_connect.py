@@ -19,7 +19,7 @@ from botocore.stub import Stubber
 
 from scripts import connect
 from scripts.embedded_postgres import EmbeddedPostgres
-from tests.fixtures_postgres import ROOT, embedded_postgres_fixture, generate_password  # noqa: F401
+from tests.postgres_server import ROOT
 
 STACK = "letta-dev-data"
 ENDPOINT = "letta-dev.cluster-abc123def456.eu-west-1.rds.amazonaws.com"

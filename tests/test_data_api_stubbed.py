@@ -23,7 +23,7 @@ from stacks.pgvector.runtime.pgvector_bootstrap.data_api import (
 )
 from stacks.pgvector.runtime.pgvector_bootstrap.errors import BootstrapError, StatementError
 from stacks.pgvector.runtime.pgvector_bootstrap.sql_files import load_sql_files
-from tests.fixtures_postgres import SQL_DIR
+from tests.postgres_server import SQL_DIR
 
 CLUSTER_ARN = "arn:aws:rds:us-east-1:123456789012:cluster:letta-data"
 SECRET_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:letta-master-AbCdEf"

@@ -7,17 +7,7 @@ from typing import Any
 
 from aws_cdk.assertions import Match
 
-from tests.cdk_app import synthesized
-
-
-def resources(template: dict[str, Any], type_: str) -> dict[str, dict[str, Any]]:
-    return {k: v for k, v in template["Resources"].items() if v["Type"] == type_}
-
-
-def only(template: dict[str, Any], type_: str) -> dict[str, Any]:
-    found = resources(template, type_)
-    assert len(found) == 1, f"expected one {type_}, found {list(found)}"
-    return next(iter(found.values()))
+from tests.cdk_app import only, resources, synthesized
 
 
 def data(**overrides: Any) -> dict[str, Any]:

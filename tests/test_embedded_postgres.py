@@ -19,7 +19,7 @@ from scripts.embedded_postgres import (
     available_majors,
     socket_dir_for,
 )
-from tests.fixtures_postgres import MAJORS, embedded_postgres_fixture, make_base_dir  # noqa: F401
+from tests.postgres_server import MAJORS, make_base_dir
 
 
 def test_wheel_provides_both_majors() -> None:

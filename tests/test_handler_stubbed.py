@@ -25,15 +25,7 @@ from stacks.pgvector.runtime.pgvector_bootstrap.errors import BootstrapError
 from stacks.pgvector.runtime.pgvector_bootstrap.executor import Executor
 from stacks.pgvector.runtime.pgvector_bootstrap.psycopg_executor import PsycopgExecutor
 from stacks.pgvector.runtime.pgvector_bootstrap.sql_files import SqlFile, sql_hash
-from tests.fixtures_postgres import (  # noqa: F401
-    app_password_fixture,
-    app_role_fixture,
-    embedded_postgres_fixture,
-    fresh_database_fixture,
-    generate_password,
-    sql_files_fixture,
-    unique_role,
-)
+from tests.postgres_server import generate_password, unique_role
 
 ACCOUNT = "123456789012"
 CLUSTER_ARN = f"arn:aws:rds:us-east-1:{ACCOUNT}:cluster:letta-data"

@@ -10,8 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.cdk_app import synthesized
-from tests.test_template_checks import VARIANTS
+from tests.cdk_app import VARIANTS, synthesized
 
 # (stack kind, the statement's actions) -> why the statement names every resource.
 ALLOWED_STAR: dict[tuple[str, frozenset[str]], str] = {

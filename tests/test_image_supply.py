@@ -9,9 +9,7 @@ from typing import Any
 import pytest
 
 from stacks.image_mirror import ImageReference, mirror_tag
-from tests.cdk_app import synthesized
-from tests.test_data_stack import only, resources
-from tests.test_template_checks import VARIANTS
+from tests.cdk_app import VARIANTS, only, resources, synthesized
 
 DIGEST = "sha256:" + "ab" * 32
 ECR_IMAGE = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/forks/letta:0.16.8-fix1"

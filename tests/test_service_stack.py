@@ -7,8 +7,7 @@ import json
 from typing import Any
 
 from stacks.service.log_filter import start_command
-from tests.cdk_app import profile_context, synthesized
-from tests.test_data_stack import only, resources
+from tests.cdk_app import only, profile_context, resources, synthesized
 
 # prod without a certificate is refused unless plain HTTP is explicitly allowed.
 PROD = {"profile": "prod", "allow_plain_http": True}

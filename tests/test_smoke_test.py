@@ -19,7 +19,7 @@ from botocore.stub import Stubber
 
 from scripts import smoke_test
 from scripts.embedded_postgres import EmbeddedPostgres
-from tests.fixtures_postgres import shared_server
+from tests.postgres_server import shared_server
 
 TOKEN = "s3rverPassw0rd"
 LETTA_SHAPED_TABLES = """

@@ -14,26 +14,9 @@ import pytest
 from aws_cdk.assertions import Annotations, Match
 from cdk_nag import AwsSolutionsChecks
 
-from tests.cdk_app import profile_context, synthesize, synthesized
+from tests.cdk_app import CERTIFICATE, VARIANTS, profile_context, synthesize, synthesized
 
 PROFILES = ["dev", "prod"]
-UUID = "00000000-0000-0000-0000-000000000000"
-CERTIFICATE = f"arn:aws:acm:us-east-1:123456789012:certificate/{UUID}"
-# Variants worth linting beyond the profile defaults: the optional branches of the templates.
-VARIANTS = [
-    {"profile": "dev"},
-    {"profile": "prod", "allow_plain_http": True},
-    {"profile": "dev", "min_acu": 0, "db_allowed_cidrs": "0.0.0.0/0", "db_allow_public": True},
-    {"profile": "prod", "certificate_arn": CERTIFICATE, "enable_ecs_exec": True, "alarm_email": "ops@example.com"},
-    {
-        "pipeline": True,
-        "region": "eu-west-1",
-        "pipeline_repo": "acme/letta-aurora-cdk",
-        "pipeline_connection_arn": f"arn:aws:codeconnections:us-east-1:123456789012:connection/{UUID}",
-    },
-    # README's documented public API: the world on the load balancer, opted in explicitly.
-    {"profile": "dev", "api_allowed_cidrs": "0.0.0.0/0,::/0", "api_allow_public": True},
-]
 
 
 # W3005 ("dependency already enforced by a GetAtt"): CDK writes an explicit DependsOn on a Lambda's role

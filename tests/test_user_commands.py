@@ -22,6 +22,9 @@ import yaml
 
 from tests.cdk_app import ROOT
 
+# Every test here runs the pinned CDK CLI or app.py as a process: tens of seconds each.
+pytestmark = pytest.mark.cli
+
 STACKS = {"dev": ("letta-dev-data", "letta-dev-service")}
 NO_ACCOUNT = "Unable to resolve AWS account to use"
 NO_STACK = "No stack found"
