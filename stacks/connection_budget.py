@@ -54,8 +54,9 @@ class ConnectionBudget:
 
     def explain(self) -> str:
         """The arithmetic, as README and the refusal show it."""
+        tasks = f"{self.max_tasks} task{'s' if self.max_tasks > 1 else ''}"
         return (
-            f"{self.max_tasks} tasks x {DEPLOYMENT_OVERLAP} (deployment overlap) x {self.per_task} per task "
+            f"{tasks} x {DEPLOYMENT_OVERLAP} (deployment overlap) x {self.per_task} per task "
             f"({'pooled' if self.pooling else 'unpooled'}) + {BOOTSTRAP_CONNECTIONS} bootstrap + "
             f"{OPERATOR_CONNECTIONS} operators = {self.needed}; Aurora's max_connections at max_acu {self.max_acu:g} "
             f"(min_acu {self.min_acu:g}) is {self.limit}"
