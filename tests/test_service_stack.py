@@ -261,7 +261,7 @@ def test_alarms_only_in_prod_and_cover_service_and_aurora() -> None:
         "ServerlessDatabaseCapacity",
     }
     assert all(a["Properties"]["AlarmActions"] for a in alarms)
-    by_metric = {a["Properties"]["MetricName"]: a["Properties"] for a in alarms if "Role" in json.dumps(a)}
+    by_metric = {a["Properties"]["MetricName"]: a["Properties"] for a in alarms if '"READER"' in json.dumps(a)}
     assert set(by_metric) == {"AuroraReplicaLag", "ACUUtilization", "ServerlessDatabaseCapacity"}
     for alarm in by_metric.values():
         assert {"Name": "Role", "Value": "READER"} in alarm["Dimensions"]
@@ -269,6 +269,9 @@ def test_alarms_only_in_prod_and_cover_service_and_aurora() -> None:
     # The connection alarm sits at 80% of Aurora's documented max_connections at prod's 4 ACU (823).
     [connections] = [a for a in alarms if a["Properties"]["MetricName"] == "DatabaseConnections"]
     assert connections["Properties"]["Threshold"] == int(823 * 0.8)
+    # The writer's peak: max_connections is per instance, and Letta reaches only the writer.
+    assert {"Name": "Role", "Value": "WRITER"} in connections["Properties"]["Dimensions"]
+    assert connections["Properties"]["Statistic"] == "Maximum"
     # Without a reader there is nothing to watch; with auto-pause a missing reader metric means nothing.
     no_reader = resources(service(**PROD, readers=0), "AWS::CloudWatch::Alarm").values()
     assert "AuroraReplicaLag" not in {a["Properties"]["MetricName"] for a in no_reader}

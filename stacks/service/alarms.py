@@ -69,15 +69,18 @@ class ServiceAlarms(Construct):
             ("AuroraAcuUtilization", cluster.metric("ACUUtilization", period=five_minutes), 90, 3),
             (
                 "AuroraConnections",
-                cluster.metric_database_connections(period=five_minutes),
+                # The writer's own count, at its peak: max_connections is per instance, Letta reaches only the writer
+                # (the cluster endpoint), and a cluster-wide average would halve the count once a reader exists.
+                _by_role(cluster, "DatabaseConnections", "Maximum", five_minutes, role="WRITER"),
                 int(connection_limit * 0.8),
                 2,
             ),
         ]
         if readers:
             specs += [
-                # Aurora's cluster metrics by role: no instance id crosses the stacks, and after a failover the
-                # alarms follow whichever instance is the reader now.
+                # Aurora's metrics by role, as AWS advises for alarms because instances change roles
+                # (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/creating_alarms.html): no instance id
+                # crosses the stacks, and after a failover the alarms follow whichever instance is the reader now.
                 ("AuroraReaderLag", _by_role(cluster, "AuroraReplicaLag", "Maximum", five_minutes), READER_LAG_MS, 3),
                 ("AuroraReaderAcuUtilization", _by_role(cluster, "ACUUtilization", "Average", five_minutes), 90, 3),
             ]
@@ -118,12 +121,14 @@ class ServiceAlarms(Construct):
         self.alarms.append(alarm)
 
 
-def _by_role(cluster: rds.IDatabaseCluster, name: str, statistic: str, period: Duration) -> cloudwatch.Metric:
-    """An AWS/RDS metric of the cluster's reader instances (dimensions DBClusterIdentifier and Role=READER)."""
+def _by_role(
+    cluster: rds.IDatabaseCluster, name: str, statistic: str, period: Duration, *, role: str = "READER"
+) -> cloudwatch.Metric:
+    """An AWS/RDS metric of the cluster's instances in `role` (dimensions DBClusterIdentifier and Role)."""
     return cloudwatch.Metric(
         namespace="AWS/RDS",
         metric_name=name,
-        dimensions_map={"DBClusterIdentifier": cluster.cluster_identifier, "Role": "READER"},
+        dimensions_map={"DBClusterIdentifier": cluster.cluster_identifier, "Role": role},
         statistic=statistic,
         period=period,
     )
