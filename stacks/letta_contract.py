@@ -49,6 +49,7 @@ sets it: the choice is the config's `db_pooling`, never Letta's silent default."
 #   PROVISIONAL (set to the pooled ceiling) until the two-instance rehearsal's measured peak (pg_stat_activity
 #   under its load) replaces both figures here.
 PEAK_CONNECTIONS_PER_TASK = {"pooled": 25 + 10 + 1, "unpooled": 36}
+
 LLM_ENV_VARS = (
     "OPENAI_API_KEY",
     "OPENAI_BASE_URL",
