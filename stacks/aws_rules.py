@@ -7,6 +7,7 @@ phrase saying what is allowed (the config turns it into its one-line refusal).
 from __future__ import annotations
 
 import ipaddress
+import itertools
 import re
 from collections.abc import Iterable
 
@@ -352,3 +353,49 @@ FARGATE_SIZES: dict[int, tuple[int, ...]] = {
 # https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutRetentionPolicy.html
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922)
 LOG_RETENTION_DAYS = (*LOG_RETENTION_DAYS, 3288, 3653)
+
+
+# --- Aurora PostgreSQL Serverless v2: max_connections -----------------------------------------------------
+
+# https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/aurora-serverless-v2.setting-capacity.html
+# (section "Maximum connections for Aurora Serverless v2"): the default max_connections is the engine's
+# formula LEAST({DBInstanceClassMemory/9531392}, 5000) (AuroraPostgreSQL.Managing.html, "Maximum connections to an
+# Aurora PostgreSQL DB instance") evaluated at the memory of the *maximum* ACU, held constant while the
+# instance scales. DBInstanceClassMemory is less than the nominal 2 GiB per ACU (the OS keeps some), so the page's
+# table is the authority: max ACU 1 -> 189, 4 -> 823, 8 -> 1,669, 16 -> 3,360, 32 and more -> 5,000. With a
+# minimum of 0.5 ACU (and below) the value is capped at 2,000. It is a static parameter: a changed max ACU applies
+# after the instances reboot.
+SERVERLESS_V2_MAX_CONNECTIONS = ((1.0, 189), (4.0, 823), (8.0, 1669), (16.0, 3360), (32.0, 5000))
+SERVERLESS_V2_LOW_MIN_CAP = 2000
+
+
+def serverless_v2_max_connections(max_acu: float, min_acu: float) -> int:
+    """Aurora PostgreSQL Serverless v2's default max_connections for a capacity range (the table above).
+
+    Between two documented points the value is read off the straight line joining them: the formula is linear in
+    the instance's memory, which is linear in ACU (the documented points lie within 1% of one line, about
+    211 connections per ACU). Below 1 ACU (not a valid maximum here) the 1-ACU value is returned."""
+    points = SERVERLESS_V2_MAX_CONNECTIONS
+    if max_acu <= points[0][0]:
+        value = points[0][1]
+    elif max_acu >= points[-1][0]:
+        value = points[-1][1]
+    else:
+        (low_acu, low), (high_acu, high) = next(
+            (a, b) for a, b in itertools.pairwise(points) if a[0] <= max_acu <= b[0]
+        )
+        value = int(low + (high - low) * (max_acu - low_acu) / (high_acu - low_acu))
+    return min(value, SERVERLESS_V2_LOW_MIN_CAP) if min_acu < 1 else value
+
+
+# --- ElastiCache ------------------------------------------------------------------------------------------
+
+# https://docs.aws.amazon.com/AmazonElastiCache/latest/dg/CacheNodes.SupportedTypes.html: node types are named
+# cache.<family>.<size> (cache.t4g.micro, cache.r7g.large); which exist in a region is AWS's to say at deploy.
+_CACHE_NODE_TYPE = re.compile(r"^cache\.[a-z][a-z0-9-]*\.[a-z0-9]+$")
+
+
+def cache_node_type_problem(node_type: str) -> str | None:
+    if not _CACHE_NODE_TYPE.match(node_type):
+        return "an ElastiCache node type such as cache.t4g.micro (cache.<family>.<size>)"
+    return None

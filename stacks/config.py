@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 from stacks import aws_rules, context_values, letta_contract
 from stacks.aws_rules import FARGATE_SIZES, LOG_RETENTION_DAYS
 from stacks.config_error import ConfigError
+from stacks.connection_budget import ConnectionBudget
 
 __all__ = [
     "CONFIG_KEYS",
@@ -90,8 +91,9 @@ class LettaConfig(BaseModel):
     )
     max_acu: float = key(
         1,
-        "1 to 256 Aurora capacity units in steps of 0.5, at least min_acu",
-        "Aurora maximum capacity",
+        "1 to 256 Aurora capacity units in steps of 0.5, at least min_acu, with room for the connection budget",
+        "Aurora maximum capacity; sets max_connections (README: Scaling out)",
+        prod=4,
         ge=1,
         le=256,
         multiple_of=0.5,
@@ -102,6 +104,21 @@ class LettaConfig(BaseModel):
         "Idle time before auto-pause (only with min_acu=0)",
         ge=300,
         le=86_400,
+    )
+    readers: int = key(
+        0,
+        "0 or 1",
+        "Serverless v2 reader in the second AZ (promotion tier 1, scales with the writer): failover target",
+        prod=1,
+        ge=0,
+        le=1,
+    )
+    db_pooling: bool = key(
+        False,
+        "true, false; the connection budget must fit",
+        "Letta's SQLAlchemy pool (LETTA_DISABLE_SQLALCHEMY_POOLING=false): bounds connections per task; off, a "
+        "connection per session and no idle ones to keep auto-pause away",
+        prod=True,
     )
     postgres_version: Literal["17.4", "17.5", "17.6", "17.7", "17.9"] = key(
         DEFAULT_POSTGRES_VERSION,
@@ -164,7 +181,20 @@ class LettaConfig(BaseModel):
     cpu_architecture: Literal["arm64", "x86_64"] = key("arm64", "arm64, x86_64", "Fargate CPU architecture")
     min_tasks: int = key(1, "a whole number from 1 to 20", "Auto scaling minimum", prod=2, ge=1, le=20)
     max_tasks: int = key(
-        2, "a whole number from 1 to 20, at least min_tasks", "Auto scaling maximum", prod=4, ge=1, le=20
+        1,
+        "a whole number from 1 to 20, at least min_tasks; above 1 needs shared_redis",
+        "Auto scaling maximum (dev: 1, so no shared Redis)",
+        prod=4,
+        ge=1,
+        le=20,
+    )
+    shared_redis: Literal["auto", "on", "off"] = key(
+        "auto",
+        "auto (on when max_tasks > 1), on, off (only with max_tasks 1)",
+        "ElastiCache (Valkey) node for Letta's locks and streams (LETTA_REDIS_HOST); off: a redis-server per task",
+    )
+    cache_node_type: str = key(
+        "cache.t4g.micro", "an ElastiCache node type (cache.<family>.<size>)", "Node type of the shared Redis"
     )
     api_allowed_cidrs: tuple[str, ...] = key(
         (), "IPv4/IPv6 CIDRs, host bits zero", "CIDRs that may reach the API's load balancer"
@@ -210,6 +240,17 @@ class LettaConfig(BaseModel):
     @property
     def stage_name(self) -> str:
         return f"letta-{self.env}"
+
+    @property
+    def uses_shared_redis(self) -> bool:
+        """Whether the data stack runs the ElastiCache node the tasks share."""
+        return self.shared_redis == "on" or (self.shared_redis == "auto" and self.max_tasks > 1)
+
+    @property
+    def connection_budget(self) -> ConnectionBudget:
+        return ConnectionBudget(
+            max_tasks=self.max_tasks, pooling=self.db_pooling, min_acu=self.min_acu, max_acu=self.max_acu
+        )
 
     # --- Constructors -------------------------------------------------------------------------------
 
@@ -313,6 +354,13 @@ class LettaConfig(BaseModel):
             raise ConfigError("letta_image", value, problem)
         return value
 
+    @field_validator("cache_node_type")
+    @classmethod
+    def _cache_node_type(cls, value: str) -> str:
+        if problem := aws_rules.cache_node_type_problem(value):
+            raise ConfigError("cache_node_type", value, problem)
+        return value
+
     @field_validator("log_retention_days")
     @classmethod
     def _retention(cls, value: int) -> int:
@@ -396,6 +444,7 @@ class LettaConfig(BaseModel):
                 getattr(self, cidrs_key), ports=ports, reserved=reserved
             ):
                 raise ConfigError(cidrs_key, f"{len(getattr(self, cidrs_key))} CIDRs", problem)
+        self._scale_out_rules()
         self._profile_rules()
         self._region_rules(context.get("default_region"))
         self._secret_rules()
@@ -403,6 +452,19 @@ class LettaConfig(BaseModel):
         if self.alarm_email and not self.alarms:
             raise ConfigError("alarm_email", self.alarm_email, "only with alarms=true")
         return self
+
+    def _scale_out_rules(self) -> None:
+        if self.shared_redis == "off" and self.max_tasks > 1:
+            # Each task would keep its own locks and streams: two messages to one agent would not serialize.
+            raise ConfigError("shared_redis", "off", f"'auto' or 'on' with max_tasks {self.max_tasks} (above 1)")
+        budget = self.connection_budget
+        if not budget.fits:
+            raise ConfigError(
+                "max_acu",
+                self.max_acu,
+                f"a connection budget that fits: {budget.explain()}; raise max_acu or lower max_tasks"
+                + ("" if self.db_pooling else " (or set db_pooling=true)"),
+            )
 
     def _profile_rules(self) -> None:
         if not self.is_prod:

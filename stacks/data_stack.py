@@ -22,6 +22,7 @@ from stacks.log_retention import retention
 from stacks.nag import acknowledge
 from stacks.network import Network
 from stacks.pgvector.construct import PgvectorBootstrap
+from stacks.shared_redis import SharedRedis
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,10 @@ class DataExports:
     # Changes whenever the bootstrap writes a different LETTA_PG_URI: the service labels its task with it, so
     # that a new URI always comes with a new deployment and no task keeps a dead one.
     connection_revision: str
+    # The shared Redis's primary endpoint (fixed for the life of its replication group), or None: each task then
+    # runs its own redis-server (one task only; the config refuses more).
+    redis_host: str | None = None
+    redis_port: int | None = None
 
 
 class DataStack(Stack):
@@ -78,6 +83,7 @@ class DataStack(Stack):
             database_name=config.db_name,
             min_capacity=config.min_acu,
             max_capacity=config.max_acu,
+            readers=config.readers,
             auto_pause=Duration.seconds(config.auto_pause_seconds) if config.min_acu == 0 else None,
             backup_retention=Duration.days(config.backup_retention_days),
             deletion_protection=config.deletion_protection,
@@ -124,6 +130,18 @@ class DataStack(Stack):
             if config.is_prod
             else None
         )
+        # Created here, in parallel with Aurora (a node takes ~8-10 min), not after it in the service stack.
+        self.redis = (
+            SharedRedis(
+                self,
+                "SharedRedis",
+                vpc=self.network.vpc,
+                app_security_group=self.network.app_security_group,
+                node_type=config.cache_node_type,
+            )
+            if config.uses_shared_redis
+            else None
+        )
         self._allow_postgres(config)
         self._acknowledge(config)
         self._outputs()
@@ -141,6 +159,8 @@ class DataStack(Stack):
             image_tag=self.image_mirror.tag,
             access_logs_bucket=self.access_logs.bucket if self.access_logs else None,
             access_logs_prefix=self.access_logs.prefix if self.access_logs else None,
+            redis_host=self.redis.host if self.redis else None,
+            redis_port=self.redis.port if self.redis else None,
         )
 
     def _allow_postgres(self, config: LettaConfig) -> None:
@@ -181,6 +201,8 @@ class DataStack(Stack):
         keys = '\'{"OPENAI_API_KEY": "sk-...", "ANTHROPIC_API_KEY": "sk-ant-..."}\''
         CfnOutput(self, "ClusterArn", value=cluster.cluster_arn, description="Aurora cluster ARN (Data API)")
         CfnOutput(self, "WriterEndpoint", value=cluster.cluster_endpoint.hostname, description="Writer endpoint")
+        if self.redis:
+            CfnOutput(self, "RedisEndpoint", value=self.redis.host, description="Shared Redis (Valkey) primary")
         CfnOutput(self, "Port", value=str(self.database.port), description="PostgreSQL port")
         CfnOutput(self, "DatabaseName", value=self.database.database_name, description="Database Letta uses")
         CfnOutput(

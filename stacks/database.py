@@ -21,8 +21,11 @@ class AuroraDatabase(Construct):
     (bootstrap and inspection need no path into the VPC), the PostgreSQL log exported to a log group this
     construct owns, so that destroying the stack removes it.
 
-    Exposes `cluster`, `writer` (the instance the bootstrap must wait for), `secret` (master
-    credentials), `database_name` and `port`.
+    `readers` Serverless v2 readers (0 or 1) give failover a target: placed in the VPC's second AZ, in promotion
+    tier 1 so that they scale with the writer (a failover lands on an instance already sized for the load).
+
+    Exposes `cluster`, `writer` (the instance the bootstrap must wait for), `readers` (their ids, for alarms),
+    `secret` (master credentials), `database_name` and `port`.
     """
 
     def __init__(
@@ -38,6 +41,7 @@ class AuroraDatabase(Construct):
         storage_type: rds.DBClusterStorageType,
         min_capacity: float,
         max_capacity: float,
+        readers: int,
         auto_pause: Duration | None,
         backup_retention: Duration,
         deletion_protection: bool,
@@ -68,6 +72,7 @@ class AuroraDatabase(Construct):
             removal_policy=RemovalPolicy.DESTROY,
         )
         self.writer_id = "Writer"
+        self.reader_ids = [f"Reader{n}" if n else "Reader" for n in range(readers)]
         self.cluster = rds.DatabaseCluster(
             self,
             "Cluster",
@@ -90,6 +95,21 @@ class AuroraDatabase(Construct):
                 auto_minor_version_upgrade=False,
                 publicly_accessible=False,
             ),
+            readers=[
+                rds.ClusterInstance.serverless_v2(
+                    reader_id,
+                    # Tier 1 (scale_with_writer): the reader follows the writer's capacity, so a failover lands on an
+                    # instance already sized for the load instead of one at min_acu.
+                    scale_with_writer=True,
+                    # The VPC's second AZ. The writer's AZ stays RDS's choice: naming it now MAY_REPLACE the deployed
+                    # writer (AvailabilityZone is a replacement property), so README says how to check that RDS did
+                    # not put the writer in this AZ too.
+                    availability_zone=vpc.availability_zones[1],
+                    auto_minor_version_upgrade=False,
+                    publicly_accessible=False,
+                )
+                for reader_id in self.reader_ids
+            ],
             serverless_v2_min_capacity=min_capacity,
             serverless_v2_max_capacity=max_capacity,
             serverless_v2_auto_pause_duration=auto_pause,

@@ -30,7 +30,26 @@ SECURE_SWITCHES = {"SECURE": "true", "LETTA_SERVER_SECURE": "true"}
 """Secure mode: the start script passes --secure for SECURE; the server reads the other (exactly lowercase)."""
 REDIS_HOST = "LETTA_REDIS_HOST"
 REDIS_PORT = "LETTA_REDIS_PORT"
-"""Unset host: the start script starts a private redis-server inside every task."""
+"""Unset host: the start script starts a private redis-server inside every task. The client takes host and port
+only: no TLS, no AUTH (letta/data_sources/redis_client.py, `get_redis_client`)."""
+REDIS_DEFAULT_PORT = 6379
+DISABLE_POOLING = "LETTA_DISABLE_SQLALCHEMY_POOLING"
+"""`true` (Letta's default): SQLAlchemy's NullPool, one new TLS connection per database session. `false`: a queue pool
+of `pg_pool_size` 25 + `pg_max_overflow` 10 per process (letta/server/db.py, letta/settings.py). The task always
+sets it: the choice is the config's `db_pooling`, never Letta's silent default."""
+
+# Letta's peak PostgreSQL connections per task, by pooling mode: the one place the connection budget
+# (stacks/connection_budget.py) reads them from.
+# - "pooled": the documented pool ceiling, pg_pool_size 25 + pg_max_overflow 10, times one process (`letta server`
+#   runs uvicorn with settings.uvicorn_workers = 1 and the image does not change it; letta/server/db.py creates the
+#   only engine), plus 1 for `alembic upgrade head`, which startup.sh runs in the same task before the server.
+#   A ceiling, not a guess: SQLAlchemy never opens more than pool_size + max_overflow.
+# - "unpooled": NO bound exists in Letta 0.16.8's code: NullPool opens one connection per concurrent session,
+#   uvicorn runs without limit_concurrency and settings.db_max_concurrent_sessions is read nowhere. The figure is
+#   PROVISIONAL (set to the pooled ceiling) until the two-instance rehearsal's measured peak (pg_stat_activity
+#   under its load) replaces both figures here.
+PEAK_CONNECTIONS_PER_TASK = {"pooled": 25 + 10 + 1, "unpooled": 36}
+
 LLM_ENV_VARS = (
     "OPENAI_API_KEY",
     "OPENAI_BASE_URL",

@@ -52,6 +52,9 @@ class ServiceStack(Stack):
             deletion_protection=config.deletion_protection,
             access_logs_bucket_name=data.access_logs_bucket.bucket_name if data.access_logs_bucket else None,
             access_logs_prefix=data.access_logs_prefix,
+            redis_host=data.redis_host,
+            redis_port=data.redis_port,
+            db_pooling=config.db_pooling,
         )
         if config.alarms:
             ServiceAlarms(
@@ -61,7 +64,9 @@ class ServiceStack(Stack):
                 load_balancer=self.letta.load_balancer,
                 target_group=self.letta.target_group,
                 cluster=data.cluster,
-                max_acu=config.max_acu,
+                connection_limit=config.connection_budget.limit,
+                readers=config.readers,
+                reader_always_on=config.min_acu > 0,
                 email=config.alarm_email,
             )
         self._outputs()

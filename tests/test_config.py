@@ -272,6 +272,14 @@ INVALID: list[tuple[dict[str, Any], str, str]] = [
     ({"min_tasks": 3, "max_tasks": 2}, "min_tasks", "at most max_tasks"),
     ({"min_tasks": 0}, "min_tasks", "1 to 20"),
     ({"max_tasks": 21}, "max_tasks", "1 to 20"),
+    ({"max_tasks": 2, "shared_redis": "off"}, "shared_redis", "'auto' or 'on' with max_tasks 2"),
+    ({"shared_redis": "maybe"}, "shared_redis", "auto (on when max_tasks > 1), on, off"),
+    ({"cache_node_type": "t4g.micro"}, "cache_node_type", "cache.<family>.<size>"),
+    ({"readers": 2}, "readers", "0 or 1"),
+    ({"db_pooling": "sometimes"}, "db_pooling", "true or false"),
+    # 3 tasks x 2 x 36 + 11 = 227 connections against 189 at 1 ACU.
+    ({"max_tasks": 3}, "max_acu", "a connection budget that fits: 3 tasks x 2 (deployment overlap) x 36"),
+    ({**PROD, "max_acu": 1}, "max_acu", "= 299; Aurora's max_connections at max_acu 1 (min_acu 0.5) is 189"),
     # regions and ARNs
     ({"region": "mars-1"}, "region", "region name"),
     ({"region": "ap-south-2"}, "region", "Data API"),
@@ -396,7 +404,11 @@ VALID: list[dict[str, Any]] = [
     {"log_retention_days": 3653, "alarms": True, "alarm_email": "ops+letta@example.co.uk"},
     {"env": "a1-b2-c3-d4-e5-f6-g7", "app_password_generation": 1_000_000},
     {"certificate_arn": "none", "llm_secret_arn": "null"},
-    {"enable_ecs_exec": "TRUE", "max_tasks": 20, "min_tasks": 20},
+    # 20 tasks x 2 (deployment overlap) x 36 + 11 = 1,451 connections: 8 ACU (1,669) hold them.
+    {"enable_ecs_exec": "TRUE", "max_tasks": 20, "min_tasks": 20, "max_acu": 8},
+    {"shared_redis": "on", "cache_node_type": "cache.r7g.large"},
+    {"max_tasks": 2, "shared_redis": "auto", "db_pooling": True, "readers": 1},
+    {**PROD, "shared_redis": "on", "readers": 0, "db_pooling": False},
     {**PIPELINE, "pipeline_branch": "release/2026.12"},
 ]
 
@@ -441,3 +453,34 @@ def test_postgres_default_is_the_newest_17_minor_aws_cdk_lib_knows() -> None:
     # The default lives in the model only: cdk.json must not pin an older one.
     cdk_json = json.loads((Path(__file__).resolve().parents[1] / "cdk.json").read_text())["context"]
     assert cdk_json.get("postgres_version", newest) == newest
+
+
+# --- Scaling out: shared Redis, reader, connection budget -----------------------------------------------
+
+
+def test_dev_is_one_task_without_a_shared_redis_and_prod_scales_out() -> None:
+    dev, prod = config(), config(**PROD)
+    assert (dev.max_tasks, dev.uses_shared_redis, dev.readers, dev.db_pooling) == (1, False, 0, False)
+    assert (prod.max_tasks, prod.uses_shared_redis, prod.readers, prod.db_pooling) == (4, True, 1, True)
+    # auto follows max_tasks; an explicit value wins either way.
+    assert config(max_tasks=2).uses_shared_redis
+    assert config(shared_redis="on").uses_shared_redis
+    assert not config(**PROD, min_tasks=1, max_tasks=1, shared_redis="off").uses_shared_redis
+
+
+def test_max_connections_is_the_documented_serverless_v2_table() -> None:
+    from stacks.aws_rules import serverless_v2_max_connections as limit
+
+    # aurora-serverless-v2.setting-capacity.html, "Maximum connections for Aurora Serverless v2".
+    assert [limit(acu, 1) for acu in (1, 4, 8, 16, 32, 64, 128, 256)] == [189, 823, 1669, 3360, 5000, 5000, 5000, 5000]
+    # A minimum of 0.5 ACU (or 0) caps it at 2,000.
+    assert (limit(16, 0.5), limit(128, 0), limit(8, 0.5)) == (2000, 2000, 1669)
+    # Between documented points: the straight line (memory is linear in ACU).
+    assert limit(2, 1) == 400 and limit(1.5, 1) == 294
+    assert all(limit(a / 2, 1) <= limit(a / 2 + 0.5, 1) for a in range(2, 512))
+
+
+def test_the_defaults_fit_their_connection_budget_with_headroom() -> None:
+    for values in ({}, PROD):
+        budget = config(**values).connection_budget
+        assert budget.fits and budget.needed <= 0.75 * budget.limit, budget.explain()

@@ -196,3 +196,59 @@ def test_storage_type_follows_the_profile() -> None:
     assert only(data(), "AWS::RDS::DBCluster")["Properties"]["StorageType"] == "aurora"
     prod = only(data(profile="prod", allow_plain_http=True), "AWS::RDS::DBCluster")["Properties"]
     assert prod["StorageType"] == "aurora-iopt1"
+
+
+PROD = {"profile": "prod", "allow_plain_http": True}
+
+
+def test_shared_redis_is_a_valkey_node_beside_the_database_reachable_from_the_app_only() -> None:
+    # Dev (one task) has none: each task's own redis-server is enough and costs nothing.
+    assert resources(data(), "AWS::ElastiCache::ReplicationGroup") == {}
+    template = data(**PROD)
+    group = only(template, "AWS::ElastiCache::ReplicationGroup")["Properties"]
+    assert (group["Engine"], group["CacheNodeType"], group["NumCacheClusters"], group["Port"]) == (
+        "valkey",
+        "cache.t4g.micro",
+        1,
+        6379,
+    )
+    # Letta's client speaks neither TLS nor AUTH (letta/data_sources/redis_client.py).
+    assert group["TransitEncryptionEnabled"] is False and "AuthToken" not in group
+    assert group["AtRestEncryptionEnabled"] is True and group["SnapshotRetentionLimit"] == 0
+    subnets = only(template, "AWS::ElastiCache::SubnetGroup")["Properties"]["SubnetIds"]
+    assert all("databaseSubnet" in s["Ref"] for s in subnets) and len(subnets) == 2
+    # Its own security group: 6379 from the app security group, nothing else in, nothing out.
+    [group_sg] = group["SecurityGroupIds"]
+    sg_id = group_sg["Fn::GetAtt"][0]
+    sg = template["Resources"][sg_id]["Properties"]
+    assert "SecurityGroupIngress" not in sg
+    assert sg["SecurityGroupEgress"][0]["CidrIp"] == "255.255.255.255/32"  # CDK's "no egress" rule
+    ingress = [
+        r["Properties"]
+        for r in resources(template, "AWS::EC2::SecurityGroupIngress").values()
+        if r["Properties"]["GroupId"] == {"Fn::GetAtt": [sg_id, "GroupId"]}
+    ]
+    assert len(ingress) == 1
+    assert (ingress[0]["FromPort"], ingress[0]["ToPort"]) == (6379, 6379)
+    assert "AppSecurityGroup" in ingress[0]["SourceSecurityGroupId"]["Fn::GetAtt"][0]
+    # Explicit either way: on for one dev task, off only while one task runs.
+    assert resources(data(shared_redis="on"), "AWS::ElastiCache::ReplicationGroup")
+    assert not resources(
+        data(**PROD, min_tasks=1, max_tasks=1, shared_redis="off"), "AWS::ElastiCache::ReplicationGroup"
+    )
+    assert "RedisEndpoint" in template["Outputs"]
+
+
+def test_prod_has_a_serverless_v2_reader_in_the_second_az_scaling_with_the_writer() -> None:
+    assert len(resources(data(), "AWS::RDS::DBInstance")) == 1
+    instances = resources(data(**PROD), "AWS::RDS::DBInstance")
+    [writer] = [v["Properties"] for k, v in instances.items() if "Writer" in k]
+    [reader] = [v["Properties"] for k, v in instances.items() if "Reader" in k]
+    assert (writer["PromotionTier"], reader["PromotionTier"]) == (0, 1)  # tier 0-1 scales with the writer
+    assert reader["DBInstanceClass"] == "db.serverless"
+    assert reader["AvailabilityZone"] == {"Fn::Select": [1, {"Fn::GetAZs": ""}]}
+    assert "AvailabilityZone" not in writer  # naming it now would replace the deployed writer
+    assert reader["AutoMinorVersionUpgrade"] is False and reader["PubliclyAccessible"] is False
+    # Prod's capacity: 4 ACU, so that 4 pooled tasks fit Aurora's max_connections (README, Scaling out).
+    cluster = only(data(**PROD), "AWS::RDS::DBCluster")["Properties"]
+    assert cluster["ServerlessV2ScalingConfiguration"] == {"MinCapacity": 0.5, "MaxCapacity": 4}

@@ -3,6 +3,8 @@ profiles, is walked."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.cdk_app import profile_context, synthesized
@@ -83,3 +85,14 @@ def test_prod_load_balancer_needs_an_explicit_step_before_it_can_go() -> None:
         [balancer] = [r for r in service.values() if r["Type"] == "AWS::ElasticLoadBalancingV2::LoadBalancer"]
         attributes = {a["Key"]: a["Value"] for a in balancer["Properties"]["LoadBalancerAttributes"]}
         assert attributes["deletion_protection.enabled"] == protected
+
+
+def test_the_shared_redis_goes_with_the_stack_in_every_profile() -> None:
+    # Locks, run ids and resumable streams outlive no task: nothing to keep, nothing to snapshot, prod included.
+    data = synthesized(profile="prod", allow_plain_http=True).templates()["letta-dev-data"]["Resources"]
+    cache = [r for r in data.values() if r["Type"].startswith("AWS::ElastiCache::")]
+    assert {r["Type"] for r in cache} == {"AWS::ElastiCache::ReplicationGroup", "AWS::ElastiCache::SubnetGroup"}
+    for resource in cache:
+        assert (resource["DeletionPolicy"], resource["UpdateReplacePolicy"]) == ("Delete", "Delete")
+    [group] = [r for r in cache if r["Type"] == "AWS::ElastiCache::ReplicationGroup"]
+    assert group["Properties"]["SnapshotRetentionLimit"] == 0 and "FinalSnapshotName" not in json.dumps(group)

@@ -26,6 +26,9 @@ STABLE_ATTRIBUTES = {
     ("AWS::ECR::Repository", "Arn"),
     ("AWS::RDS::DBCluster", "DBClusterArn"),
     ("AWS::SecretsManager::Secret", "Id"),
+    # The primary endpoint of a cluster-mode-disabled replication group is named after the group and kept for its
+    # life (node type changes, engine upgrades and failovers leave it in place).
+    ("AWS::ElastiCache::ReplicationGroup", "PrimaryEndPoint.Address"),
 }
 
 

@@ -53,6 +53,21 @@ def test_letta_pg_uri_is_injected_as_a_secret_from_the_connection_string() -> No
         "SECURE": "true",
         "LETTA_SERVER_SECURE": "true",
         "LETTA_LLM_KEY_MAP": json.dumps({"ANTHROPIC_API_KEY": "ANTHROPIC_API_KEY", "OPENAI_API_KEY": "OPENAI_API_KEY"}),
+        # Set, never Letta's silent default: dev runs without the pool (the config's db_pooling).
+        "LETTA_DISABLE_SQLALCHEMY_POOLING": "true",
+    }
+
+
+def test_more_than_one_task_share_the_data_stacks_redis_and_pool_their_connections() -> None:
+    # Prod: the endpoint of the data stack's cache, imported (an address and a port, not a secret).
+    environment = {e["Name"]: e["Value"] for e in container(service(**PROD))["Environment"]}
+    assert environment["LETTA_DISABLE_SQLALCHEMY_POOLING"] == "false"
+    assert environment["LETTA_REDIS_PORT"] == "6379"
+    assert "SharedRedisReplicationGroup" in json.dumps(environment["LETTA_REDIS_HOST"]["Fn::ImportValue"])
+    # Dev with two tasks gets the cache too (shared_redis auto); one task keeps its in-container redis-server.
+    two = {e["Name"]: e["Value"] for e in container(service(max_tasks=2))["Environment"]}
+    assert "LETTA_REDIS_HOST" in two and "LETTA_REDIS_HOST" not in {
+        e["Name"] for e in container(service())["Environment"]
     }
 
 
@@ -138,7 +153,8 @@ def test_deployments_roll_back_instead_of_hanging() -> None:
 
 
 def test_first_deployment_starts_one_task_and_scaling_follows_it() -> None:
-    for profile, (low, high) in (("dev", (1, 2)), ("prod", (2, 4))):
+    # Dev is one task (no shared Redis needed); prod scales from 2 to 4.
+    for profile, (low, high) in (("dev", (1, 1)), ("prod", (2, 4))):
         template = service(**profile_context(profile))
         # No DesiredCount: CloudFormation starts one task on create and never resets the count on update.
         assert "DesiredCount" not in only(template, "AWS::ECS::Service")["Properties"]
@@ -239,8 +255,27 @@ def test_alarms_only_in_prod_and_cover_service_and_aurora() -> None:
         "CPUUtilization",
         "ACUUtilization",
         "DatabaseConnections",
+        # The reader (prod's failover target): lag, capacity, and whether it reports at all.
+        "AuroraReplicaLag",
+        "ServerlessDatabaseCapacity",
     }
     assert all(a["Properties"]["AlarmActions"] for a in alarms)
+    by_metric = {a["Properties"]["MetricName"]: a["Properties"] for a in alarms if '"READER"' in json.dumps(a)}
+    assert set(by_metric) == {"AuroraReplicaLag", "ACUUtilization", "ServerlessDatabaseCapacity"}
+    for alarm in by_metric.values():
+        assert {"Name": "Role", "Value": "READER"} in alarm["Dimensions"]
+    assert by_metric["ServerlessDatabaseCapacity"]["TreatMissingData"] == "breaching"
+    # The connection alarm sits at 80% of Aurora's documented max_connections at prod's 4 ACU (823).
+    [connections] = [a for a in alarms if a["Properties"]["MetricName"] == "DatabaseConnections"]
+    assert connections["Properties"]["Threshold"] == int(823 * 0.8)
+    # The writer's peak: max_connections is per instance, and Letta reaches only the writer.
+    assert {"Name": "Role", "Value": "WRITER"} in connections["Properties"]["Dimensions"]
+    assert connections["Properties"]["Statistic"] == "Maximum"
+    # Without a reader there is nothing to watch; with auto-pause a missing reader metric means nothing.
+    no_reader = resources(service(**PROD, readers=0), "AWS::CloudWatch::Alarm").values()
+    assert "AuroraReplicaLag" not in {a["Properties"]["MetricName"] for a in no_reader}
+    paused = resources(service(**PROD, min_acu=0), "AWS::CloudWatch::Alarm").values()
+    assert "ServerlessDatabaseCapacity" not in {a["Properties"]["MetricName"] for a in paused}
     subscription = only(service(**PROD, alarm_email="ops@example.com"), "AWS::SNS::Subscription")
     assert subscription["Properties"]["Endpoint"] == "ops@example.com"
 

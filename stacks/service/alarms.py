@@ -14,19 +14,17 @@ from constructs import Construct
 
 from stacks.nag import acknowledge
 
-# Aurora PostgreSQL sets max_connections to about memory / 9,531,392 bytes; one ACU is 2 GiB.
-_BYTES_PER_CONNECTION = 9_531_392
-_ACU_BYTES = 2 * 1024**3
-
-
-def max_connections(max_acu: float) -> int:
-    """Aurora PostgreSQL's default max_connections at `max_acu` (capped at 5,000)."""
-    return min(5000, int(max_acu * _ACU_BYTES / _BYTES_PER_CONNECTION))
+_AT_LEAST = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
+# A reader more than this far behind the writer is not a failover target that loses nothing recent.
+READER_LAG_MS = 1000
 
 
 class ServiceAlarms(Construct):
-    """Unhealthy targets, 5xx, task CPU, Aurora ACU utilisation and connections, all to `topic`
-    (with an email subscription when `email` is given)."""
+    """Unhealthy targets, 5xx, task CPU, Aurora ACU utilisation and connections, and with `readers` the reader's
+    replica lag, capacity and presence, all to `topic` (with an email subscription when `email` is given).
+
+    `connection_limit` is Aurora's max_connections for the capacity range (stacks/aws_rules.py, the one
+    definition); the connection alarm fires at 80% of it."""
 
     def __init__(
         self,
@@ -37,7 +35,9 @@ class ServiceAlarms(Construct):
         load_balancer: elbv2.ApplicationLoadBalancer,
         target_group: elbv2.ApplicationTargetGroup,
         cluster: rds.IDatabaseCluster,
-        max_acu: float,
+        connection_limit: int,
+        readers: int,
+        reader_always_on: bool,
         email: str | None,
     ) -> None:
         super().__init__(scope, id)
@@ -51,7 +51,6 @@ class ServiceAlarms(Construct):
         if email:
             self.topic.add_subscription(subscriptions.EmailSubscription(email))
         five_minutes = Duration.minutes(5)
-        connection_limit = max_connections(max_acu)
         specs = [
             ("UnhealthyTargets", target_group.metrics.unhealthy_host_count(period=Duration.minutes(1)), 1, 3),
             (
@@ -70,20 +69,66 @@ class ServiceAlarms(Construct):
             ("AuroraAcuUtilization", cluster.metric("ACUUtilization", period=five_minutes), 90, 3),
             (
                 "AuroraConnections",
-                cluster.metric_database_connections(period=five_minutes),
+                # The writer's own count, at its peak: max_connections is per instance, Letta reaches only the writer
+                # (the cluster endpoint), and a cluster-wide average would halve the count once a reader exists.
+                _by_role(cluster, "DatabaseConnections", "Maximum", five_minutes, role="WRITER"),
                 int(connection_limit * 0.8),
                 2,
             ),
         ]
+        if readers:
+            specs += [
+                # Aurora's metrics by role, as AWS advises for alarms because instances change roles
+                # (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/creating_alarms.html): no instance id
+                # crosses the stacks, and after a failover the alarms follow whichever instance is the reader now.
+                ("AuroraReaderLag", _by_role(cluster, "AuroraReplicaLag", "Maximum", five_minutes), READER_LAG_MS, 3),
+                ("AuroraReaderAcuUtilization", _by_role(cluster, "ACUUtilization", "Average", five_minutes), 90, 3),
+            ]
         self.alarms: list[cloudwatch.Alarm] = []
         for name, metric, threshold, periods in specs:
-            alarm = metric.create_alarm(
-                self,
-                name,
-                threshold=threshold,
-                evaluation_periods=periods,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            self._alarm(name, metric, threshold, periods, _AT_LEAST)
+        if readers and reader_always_on:
+            # No reader capacity reported at all: the failover target is gone (deleted, failed, still promoting).
+            # Only without auto-pause, where a paused cluster would report nothing either.
+            self._alarm(
+                "AuroraReaderMissing",
+                _by_role(cluster, "ServerlessDatabaseCapacity", "SampleCount", five_minutes),
+                1,
+                3,
+                cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+                missing=cloudwatch.TreatMissingData.BREACHING,
             )
-            alarm.add_alarm_action(actions.SnsAction(self.topic))
-            self.alarms.append(alarm)
+
+    def _alarm(
+        self,
+        name: str,
+        metric: cloudwatch.Metric,
+        threshold: float,
+        periods: int,
+        comparison: cloudwatch.ComparisonOperator,
+        *,
+        missing: cloudwatch.TreatMissingData = cloudwatch.TreatMissingData.NOT_BREACHING,
+    ) -> None:
+        alarm = metric.create_alarm(
+            self,
+            name,
+            threshold=threshold,
+            evaluation_periods=periods,
+            comparison_operator=comparison,
+            treat_missing_data=missing,
+        )
+        alarm.add_alarm_action(actions.SnsAction(self.topic))
+        self.alarms.append(alarm)
+
+
+def _by_role(
+    cluster: rds.IDatabaseCluster, name: str, statistic: str, period: Duration, *, role: str = "READER"
+) -> cloudwatch.Metric:
+    """An AWS/RDS metric of the cluster's instances in `role` (dimensions DBClusterIdentifier and Role)."""
+    return cloudwatch.Metric(
+        namespace="AWS/RDS",
+        metric_name=name,
+        dimensions_map={"DBClusterIdentifier": cluster.cluster_identifier, "Role": role},
+        statistic=statistic,
+        period=period,
+    )

@@ -14,6 +14,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
+from stacks import letta_contract as contract
 from stacks.image_mirror import ECR_LOGIN_REASON
 from stacks.letta_contract import HEALTH_PATH
 from stacks.letta_contract import PORT as LETTA_PORT
@@ -30,7 +31,9 @@ class LettaService(Construct):
     """Fargate tasks running the pinned Letta image, reachable only through the load balancer.
 
     The database connection arrives as one ECS secret, `LETTA_PG_URI`, from the generated connection-string
-    secret; secure mode is on with a generated server password; LLM keys come from `llm_secret`. Container
+    secret; secure mode is on with a generated server password; LLM keys come from `llm_secret`. With `redis_host`
+    the tasks share that Redis (else each starts its own: one task only); `db_pooling` sets Letta's SQLAlchemy pool
+    explicitly (LETTA_DISABLE_SQLALCHEMY_POOLING), never leaving it to Letta's default. Container
     output passes through a filter that masks every secret before CloudWatch. New tasks must pass
     `/v1/health/`; a deployment that cannot get there rolls back (circuit breaker).
 
@@ -68,6 +71,9 @@ class LettaService(Construct):
         deletion_protection: bool = False,
         access_logs_bucket_name: str | None = None,
         access_logs_prefix: str | None = None,
+        redis_host: str | None = None,
+        redis_port: int | None = None,
+        db_pooling: bool = False,
     ) -> None:
         super().__init__(scope, id)
         # The app security group belongs to the data stack. Imported immutable, CDK adds no rule to it there
@@ -103,11 +109,17 @@ class LettaService(Construct):
             image=image,
             command=start_command(masked_env_vars=sorted(secrets)),
             port_mappings=[ecs.PortMapping(container_port=LETTA_PORT, name="letta-http")],
-            # Switches and names only; every value that is a secret arrives through `secrets`.
+            # Switches, names and the Redis endpoint only; every value that is a secret arrives through `secrets`.
             environment={
                 "SECURE": "true",
                 "LETTA_SERVER_SECURE": "true",
                 LLM_KEY_MAP_VAR: json.dumps(dict(llm_secret_keys), sort_keys=True),
+                contract.DISABLE_POOLING: "false" if db_pooling else "true",
+                **(
+                    {contract.REDIS_HOST: redis_host, contract.REDIS_PORT: str(redis_port)}
+                    if redis_host and redis_port
+                    else {}
+                ),
             },
             secrets=secrets,
             logging=ecs.LogDriver.aws_logs(stream_prefix="letta", log_group=self.log_group),
@@ -296,9 +308,10 @@ class LettaService(Construct):
         acknowledge(
             task,
             "AwsSolutions-ECS2",
-            "The only plain environment variables are the secure-mode switches SECURE and LETTA_SERVER_SECURE and "
-            "the names of the LLM variables to export; the database URI, passwords, the encryption key and LLM keys "
-            "are ECS secrets.",
+            "The only plain environment variables are the secure-mode switches SECURE and LETTA_SERVER_SECURE, "
+            "the pooling switch LETTA_DISABLE_SQLALCHEMY_POOLING, the names of the LLM variables to export and the "
+            "shared Redis's host and port (LETTA_REDIS_HOST/PORT: an address, no credential; Letta's Redis client "
+            "has no AUTH); the database URI, passwords, the encryption key and LLM keys are ECS secrets.",
         )
         if not logged:
             acknowledge(
