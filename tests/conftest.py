@@ -3,8 +3,8 @@ and the fixtures of the real PostgreSQL.
 
 Markers (pytest.ini) are derived here rather than written on every test, so a new test cannot forget one:
 `synth` for a test that synthesizes the CDK app (its module reads tests/cdk_app.py), `postgres` for one that
-uses the embedded server. `cli` (the pinned CDK CLI or app.py as a process) and `letta` (the real Letta
-server or its venv) are set by their modules. The fast tier is `-m "not synth and not cli and not letta"`.
+uses the embedded server. `cli` (a command line run as its own process: the pinned CDK CLI, app.py, an
+operator script) and `letta` (the real Letta server or its venv) are set by their modules. The fast tier is `-m "not synth and not cli and not letta"`.
 """
 
 from __future__ import annotations

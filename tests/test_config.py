@@ -422,6 +422,7 @@ def test_unusual_but_valid_config_parses_on_both_paths(values: dict[str, Any]) -
     assert from_cdk_json(values) == from_command_line(values)
 
 
+@pytest.mark.synth
 @pytest.mark.parametrize("values", VALID, ids=lambda v: ",".join(v)[:60])
 def test_unusual_but_valid_config_synthesizes(values: dict[str, Any]) -> None:
     from tests.cdk_app import synthesize

@@ -12,6 +12,9 @@ from pathlib import Path
 
 import pytest
 
+# Every test here runs an operator script as its own process, as a user would: about a second each.
+pytestmark = pytest.mark.cli
+
 ROOT = Path(__file__).resolve().parents[1]
 FAST = 5.0  # seconds, Python start-up included
 

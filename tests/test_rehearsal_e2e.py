@@ -21,6 +21,9 @@ import pytest
 
 from scripts.local_stack import State, app_uri
 
+# Starts the real Letta server (and installs its venv on a fresh machine).
+pytestmark = pytest.mark.letta
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
