@@ -4,7 +4,8 @@ and the fixtures of the real PostgreSQL.
 Markers (pytest.ini) are derived here rather than written on every test, so a new test cannot forget one:
 `synth` for a test that synthesizes the CDK app (its module reads tests/cdk_app.py), `postgres` for one that
 uses the embedded server. `cli` (a command line run as its own process: the pinned CDK CLI, app.py, an
-operator script) and `letta` (the real Letta server or its venv) are set by their modules. The fast tier is `-m "not synth and not cli and not letta"`.
+operator script) and `letta` (the real Letta server or its venv) are set by their modules. The fast tier:
+`-m "not synth and not cli and not postgres and not letta"`.
 """
 
 from __future__ import annotations
