@@ -9,7 +9,7 @@ from aws_cdk import App, Environment, Validations
 from cdk_nag import AwsSolutionsChecks
 
 from stacks.config import LettaConfig
-from stacks.pipeline_stack import PipelineStack
+from stacks.pipeline.stack import PipelineStack
 from stacks.stage import LettaStacks, add_letta_stacks
 
 

@@ -9,8 +9,8 @@ from aws_cdk import Environment, Stage, Tags
 from constructs import Construct
 
 from stacks.config import LettaConfig
-from stacks.data_stack import DataStack
-from stacks.service_stack import ServiceStack
+from stacks.data.stack import DataStack
+from stacks.service.stack import ServiceStack
 
 
 @dataclass(frozen=True)

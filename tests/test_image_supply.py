@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from stacks.image_mirror import ImageReference, mirror_tag
+from stacks.data.image_mirror import ImageReference, mirror_tag
 from tests.cdk_app import VARIANTS, only, resources, synthesized
 
 DIGEST = "sha256:" + "ab" * 32

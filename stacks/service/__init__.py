@@ -1,1 +1,2 @@
-"""The Letta service: Fargate tasks behind a load balancer (construct), and the log filter its container runs."""
+"""The stateless half: the Letta service (stack.py wires it): Fargate tasks behind a load balancer, the
+container's supervisor and command, the task image, alarms."""

@@ -7,8 +7,8 @@ from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_ecs as ecs
 from constructs import Construct
 
-from stacks.data_stack import DataExports
-from stacks.image_mirror import ImageReference
+from stacks.data.image_mirror import ImageReference
+from stacks.data.stack import DataExports
 
 
 def letta_image(scope: Construct, configured: str, data: DataExports) -> ecs.ContainerImage:

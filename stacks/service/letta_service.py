@@ -15,7 +15,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from stacks import letta_contract as contract
-from stacks.image_mirror import ECR_LOGIN_REASON
+from stacks.data.image_mirror import ECR_LOGIN_REASON
 from stacks.letta_contract import HEALTH_PATH
 from stacks.letta_contract import PORT as LETTA_PORT
 from stacks.nag import acknowledge

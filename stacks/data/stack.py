@@ -13,16 +13,16 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
-from stacks.access_logs import AccessLogsBucket
-from stacks.app_secrets import LettaSecrets
 from stacks.config import LettaConfig
-from stacks.database import AuroraDatabase
-from stacks.image_mirror import ImageMirror, ImageReference
+from stacks.data.access_logs import AccessLogsBucket
+from stacks.data.app_secrets import LettaSecrets
+from stacks.data.database import AuroraDatabase
+from stacks.data.image_mirror import ImageMirror, ImageReference
+from stacks.data.network import Network
+from stacks.data.shared_redis import SharedRedis
 from stacks.log_retention import retention
 from stacks.nag import acknowledge
-from stacks.network import Network
 from stacks.pgvector.construct import PgvectorBootstrap
-from stacks.shared_redis import SharedRedis
 
 
 @dataclass(frozen=True)

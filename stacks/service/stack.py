@@ -8,7 +8,7 @@ from aws_cdk import aws_ec2 as ec2
 from constructs import Construct
 
 from stacks.config import LettaConfig
-from stacks.data_stack import DataExports
+from stacks.data.stack import DataExports
 from stacks.log_retention import retention
 from stacks.service.alarms import ServiceAlarms
 from stacks.service.image import letta_image

@@ -1,0 +1,1 @@
+"""CDK Pipelines deploying the same two stacks (stack.py)."""
