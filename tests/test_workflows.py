@@ -42,6 +42,10 @@ def all_jobs() -> list[tuple[str, str, dict[str, Any]]]:
     return [(path.name, name, job) for path in WORKFLOW_FILES for name, job in load(path.name)["jobs"].items()]
 
 
+# The one definition of the deploy steps, which every workflow (and CDK Pipelines) calls.
+STEPS = "bash scripts/deploy_steps.sh"
+
+
 def runs(job: dict[str, Any]) -> list[str]:
     """The ``run:`` scripts of a job, in order."""
     return [step["run"] for step in job.get("steps", []) if "run" in step]
@@ -193,7 +197,7 @@ def test_pull_requests_get_lint_tests_and_a_synth_of_both_profiles() -> None:
 def test_every_job_that_runs_the_cdk_app_installs_the_toolchain_first() -> None:
     for file, name, job in all_jobs():
         steps = job.get("steps", [])
-        cdk_at = [i for i, step in enumerate(steps) if "npx cdk" in step.get("run", "")]
+        cdk_at = [i for i, step in enumerate(steps) if STEPS in step.get("run", "")]
         if cdk_at:
             toolchain_at = [i for i, step in enumerate(steps) if step.get("uses") == "./.github/actions/toolchain"]
             assert toolchain_at and toolchain_at[0] < cdk_at[0], (file, name)
@@ -205,7 +209,7 @@ def test_diff_runs_only_where_a_role_is_configured() -> None:
     assert "vars.AWS_DEPLOY_ROLE_ARN != ''" in diff["if"]
     assert "github.event_name == 'pull_request'" in diff["if"]
     assert diff["strategy"]["matrix"]["env"] == ["dev", "prod"]
-    assert any('npx cdk diff -c "env=$TARGET_ENV" "${context[@]}"' in script for script in runs(diff))
+    assert f'{STEPS} diff "$TARGET_ENV"' in runs(diff)
 
 
 def test_push_to_main_deploys_dev_after_the_tests_then_smoke_tests_it() -> None:
@@ -218,8 +222,8 @@ def test_push_to_main_deploys_dev_after_the_tests_then_smoke_tests_it() -> None:
     assert "test" in load("ci.yml")["jobs"]
     assert jobs["deploy-dev"]["needs"] == "checks"
     scripts = runs(jobs["deploy-dev"])
-    deploy_at = index_of(scripts, "npx cdk deploy --all --require-approval never -c env=dev")
-    smoke_at = index_of(scripts, "scripts/smoke_test.py --env dev")
+    deploy_at = index_of(scripts, f"{STEPS} deploy dev")
+    smoke_at = index_of(scripts, f"{STEPS} smoke dev")
     assert deploy_at < smoke_at
 
 
@@ -227,13 +231,13 @@ def test_prod_waits_for_dev_and_for_an_approval() -> None:
     prod = load("deploy.yml")["jobs"]["deploy-prod"]
     assert prod["needs"] == "deploy-dev"
     assert prod["environment"] == "production"
-    assert any("npx cdk deploy --all --require-approval never -c env=prod" in script for script in runs(prod))
+    assert f"{STEPS} deploy prod" in runs(prod)
 
 
 def test_two_deploys_of_one_environment_never_overlap() -> None:
     groups: dict[str, list[str]] = {}
     for file, name, job in all_jobs():
-        if any(re.search(r"npx cdk (deploy|destroy)", script) for script in runs(job)):
+        if any(re.search(rf"{STEPS} (deploy|destroy)", script) for script in runs(job)):
             concurrency = job["concurrency"]
             assert concurrency["cancel-in-progress"] is False, (file, name)  # never kill a deploy half-way
             groups.setdefault(concurrency["group"], []).append(f"{file}:{name}")
@@ -256,8 +260,8 @@ def test_preview_environments_are_opt_in_and_destroyed_when_the_pull_request_clo
     assert "github.event.action == 'closed'" in destroy["if"]
     assert "github.event.action != 'closed'" not in destroy["if"]
     assert "'closed'" not in deploy["if"]
-    assert any('npx cdk deploy --all --require-approval never -c "env=$PREVIEW_ENV"' in run for run in runs(deploy))
-    assert 'npx cdk destroy --all --force -c "env=$PREVIEW_ENV"' in runs(destroy)
+    assert f'{STEPS} deploy "$PREVIEW_ENV"' in runs(deploy)
+    assert f'{STEPS} destroy "$PREVIEW_ENV"' in runs(destroy)
     # A closed pull request's merge ref may be gone: the destroy checks out the head commit.
     [checkout] = uses(destroy, "actions/checkout")
     assert checkout["with"]["ref"] == "${{ github.event.pull_request.head.sha }}"
@@ -286,7 +290,7 @@ def test_cdk_context_variable_becomes_context_arguments(
     file: str, job: str, fixed: list[str], cdk_context: str, extra: list[str], tmp_path: Path
 ) -> None:
     """The cdk step's script, run by bash as the runner would, with an ``npx`` that prints its arguments."""
-    [script] = [script for script in runs(load(file)["jobs"][job]) if "npx cdk" in script]
+    [script] = [s for s in runs(load(file)["jobs"][job]) if STEPS in s and " smoke " not in s]
     npx = tmp_path / "npx"
     npx.write_text('#!/bin/sh\nfor arg in "$@"; do printf "%s\\n" "$arg"; done\n')
     npx.chmod(0o755)

@@ -11,12 +11,8 @@ from stacks.config import LettaConfig
 from stacks.nag import acknowledge, acknowledge_generated
 from stacks.stage import LettaStage
 
-# The toolchain the pipeline's synth installs: the same pins a developer gets from scripts/setup.sh.
-_INSTALL = [
-    "python3 -m venv .venv",
-    ".venv/bin/pip install --quiet -r requirements.txt",
-    "npm ci --no-audit --no-fund",
-]
+# The toolchain every pipeline step installs: scripts/setup.sh, exactly what a developer and a GitHub job run.
+_INSTALL = ["bash scripts/setup.sh"]
 
 
 class PipelineStack(Stack):
@@ -50,7 +46,7 @@ class PipelineStack(Stack):
             "SmokeTest",
             input=source,
             install_commands=_INSTALL,
-            commands=[f".venv/bin/python scripts/smoke_test.py --env {config.env}"],
+            commands=[f"bash scripts/deploy_steps.sh smoke {config.env}"],
             role_policy_statements=[
                 iam.PolicyStatement(
                     actions=["cloudformation:DescribeStacks"],

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The deploy steps, written once: GitHub Actions (.github/workflows/) and CDK Pipelines (stacks/pipeline/) both run
+# this, after scripts/setup.sh.
+#
+#   bash scripts/deploy_steps.sh diff|deploy|destroy|smoke ENV
+#
+# Context comes from cdk.json, then CDK_CONTEXT (space-separated key=value pairs, for every environment), then,
+# for prod only, CDK_CONTEXT_PROD (prod refuses plain HTTP, so its certificate_arn goes there).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CDK_DISABLE_CLI_TELEMETRY=true
+
+if [ $# -ne 2 ]; then
+  echo "usage: bash scripts/deploy_steps.sh diff|deploy|destroy|smoke ENV" >&2
+  exit 64
+fi
+action=$1
+env=$2
+pairs="${CDK_CONTEXT:-}"
+if [ "$env" = prod ]; then pairs="$pairs ${CDK_CONTEXT_PROD:-}"; fi
+read -r -a items <<< "$pairs"
+context=(-c "env=$env")
+for pair in "${items[@]}"; do context+=(-c "$pair"); done
+
+case "$action" in
+  diff) npx cdk diff "${context[@]}" ;;
+  deploy) npx cdk deploy --all --require-approval never "${context[@]}" ;;
+  destroy) npx cdk destroy --all --force "${context[@]}" ;;
+  # The walkthrough's agent through the deployed API, then its rows in Aurora through the Data API.
+  smoke) .venv/bin/python scripts/smoke_test.py --env "$env" ;;
+  *)
+    echo "deploy_steps.sh: unknown step '$action' (diff, deploy, destroy or smoke)" >&2
+    exit 64
+    ;;
+esac
