@@ -320,6 +320,25 @@ def public_cover(cidrs: Iterable[str]) -> str | None:
     return None
 
 
+# Address space a network routed into a VPC can have (VPN, peering, Transit Gateway, Direct Connect): RFC 1918,
+# RFC 6598 shared space (carrier-grade NAT, used by some client VPNs) and RFC 4193 unique local IPv6.
+# https://docs.aws.amazon.com/vpc/latest/userguide/vpc-cidr-blocks.html lists the same IPv4 ranges for VPCs.
+ROUTED_PRIVATE = tuple(
+    ipaddress.ip_network(c) for c in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7")
+)
+
+
+def routed_private_problem(cidr: str) -> str | None:
+    """Why `cidr` cannot be a network that reaches a database in isolated subnets; None when it can."""
+    network = ipaddress.ip_network(cidr)
+    if any(network.version == r.version and network.subnet_of(r) for r in ROUTED_PRIVATE):  # type: ignore[arg-type]
+        return None
+    return (
+        "a private range routed into the VPC (within 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, 100.64.0.0/10 or "
+        "fc00::/7): the database has no public address; from anywhere else use scripts/connect.py --tunnel"
+    )
+
+
 # https://docs.aws.amazon.com/vpc/latest/userguide/amazon-vpc-limits.html#vpc-limits-security-groups: 60
 # inbound rules per security group by default, counted separately for IPv4 and IPv6 CIDRs.
 SECURITY_GROUP_RULES = 60

@@ -149,9 +149,10 @@ class LettaConfig(BaseModel):
         le=1_000_000,
     )
     db_allowed_cidrs: tuple[str, ...] = key(
-        (), "IPv4/IPv6 CIDRs, host bits zero", "CIDRs that may reach 5432 besides the service"
+        (),
+        "private CIDRs (10/8, 172.16/12, 192.168/16, 100.64/10, fc00::/7), host bits zero",
+        "Networks routed into the VPC (VPN, peering, Direct Connect) that may reach 5432 besides the service",
     )
-    db_allow_public: bool = key(False, "true, false", "Must be true for db_allowed_cidrs that admit the whole internet")
     backup_retention_days: int = key(
         1, "a whole number from 1 to 35", "Aurora automated backup retention", prod=35, ge=1, le=35
     )
@@ -430,11 +431,15 @@ class LettaConfig(BaseModel):
             raise ConfigError(
                 "task_memory", self.task_memory, f"with task_cpu {self.task_cpu}: {', '.join(map(str, sizes))} MiB"
             )
-        for cidrs_key, opt_in in (("db_allowed_cidrs", "db_allow_public"), ("api_allowed_cidrs", "api_allow_public")):
-            cidrs = getattr(self, cidrs_key)
-            if (covered := aws_rules.public_cover(cidrs)) and not getattr(self, opt_in):
-                shown = ",".join(cidrs)
-                raise ConfigError(cidrs_key, shown, f"ranges that do not admit all of {covered}, or {opt_in}=true")
+        # The database sits in isolated subnets without a public address: only a routed private network reaches it.
+        for cidr in self.db_allowed_cidrs:
+            if problem := aws_rules.routed_private_problem(cidr):
+                raise ConfigError("db_allowed_cidrs", cidr, problem)
+        if (covered := aws_rules.public_cover(self.api_allowed_cidrs)) and not self.api_allow_public:
+            shown = ",".join(self.api_allowed_cidrs)
+            raise ConfigError(
+                "api_allowed_cidrs", shown, f"ranges that do not admit all of {covered}, or api_allow_public=true"
+            )
         # The API opens 80 (and 443 with a certificate) per CIDR; the database's group also admits the service.
         for cidrs_key, ports, reserved in (
             ("api_allowed_cidrs", 2 if self.certificate_arn else 1, 0),

@@ -79,7 +79,7 @@ CERTIFICATE = f"arn:aws:acm:us-east-1:123456789012:certificate/{UUID}"
 VARIANTS = [
     {"profile": "dev"},
     {"profile": "prod", "allow_plain_http": True},
-    {"profile": "dev", "min_acu": 0, "db_allowed_cidrs": "0.0.0.0/0", "db_allow_public": True},
+    {"profile": "dev", "min_acu": 0, "db_allowed_cidrs": "10.8.0.0/16,fd12:3456::/48"},
     {"profile": "prod", "certificate_arn": CERTIFICATE, "enable_ecs_exec": True, "alarm_email": "ops@example.com"},
     {
         "pipeline": True,

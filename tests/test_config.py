@@ -94,7 +94,7 @@ def test_command_line_strings_are_parsed() -> None:
     c = config(
         min_acu="0",
         max_acu="4",
-        db_allowed_cidrs="203.0.113.7/32, 198.51.100.0/24",
+        db_allowed_cidrs="10.8.0.0/24, 192.168.50.0/24",
         deletion_protection="true",
         backup_retention_days="7",
         task_cpu="2048",
@@ -103,7 +103,7 @@ def test_command_line_strings_are_parsed() -> None:
         api_allowed_cidrs='["2001:db8::/32"]',
     )
     assert (c.min_acu, c.max_acu) == (0, 4)
-    assert c.db_allowed_cidrs == ("203.0.113.7/32", "198.51.100.0/24")
+    assert c.db_allowed_cidrs == ("10.8.0.0/24", "192.168.50.0/24")
     assert c.api_allowed_cidrs == ("2001:db8::/32",)
     assert c.deletion_protection is True
     assert (c.backup_retention_days, c.task_cpu, c.task_memory) == (7, 2048, 4096)
@@ -168,7 +168,8 @@ INVALID: list[tuple[dict[str, Any], str, str]] = [
     # typos and unknown keys
     ({"min_acus": 2}, "min_acus", "did you mean 'min_acu'"),
     ({"max-acu": 4}, "max-acu", "did you mean 'max_acu'"),
-    ({"db_allow_publik": True}, "db_allow_publik", "did you mean 'db_allow_public'"),
+    ({"db_allowed_cidr": "10.0.0.0/8"}, "db_allowed_cidr", "did you mean 'db_allowed_cidrs'"),
+    ({"db_allow_public": True}, "db_allow_public", "did you mean 'api_allow_public'"),
     ({"MIN_ACU": 1}, "MIN_ACU", "did you mean 'min_acu'"),
     ({"api_allowed_cidr": "203.0.113.7/32"}, "api_allowed_cidr", "did you mean 'api_allowed_cidrs'"),
     ({"letta_imgae": "letta/letta:0.16.8"}, "letta_imgae", "did you mean 'letta_image'"),
@@ -223,22 +224,24 @@ INVALID: list[tuple[dict[str, Any], str, str]] = [
     ({"app_password_generation": 1_000_001}, "app_password_generation", "1 to 1000000"),
     # network exposure
     ({"db_allowed_cidrs": ["10.0.0.1/33"]}, "db_allowed_cidrs", "CIDRs"),
-    ({"db_allowed_cidrs": "203.0.113.7/24"}, "db_allowed_cidrs", "host bits zero"),
+    ({"db_allowed_cidrs": "10.8.0.7/24"}, "db_allowed_cidrs", "host bits zero"),
     ({"db_allowed_cidrs": "my-laptop"}, "db_allowed_cidrs", "CIDRs"),
-    ({"db_allowed_cidrs": ["0.0.0.0/0"]}, "db_allowed_cidrs", "db_allow_public=true"),
-    ({"db_allowed_cidrs": "::/0"}, "db_allowed_cidrs", "db_allow_public=true"),
+    ({"db_allowed_cidrs": ["0.0.0.0/0"]}, "db_allowed_cidrs", "connect.py --tunnel"),
+    ({"db_allowed_cidrs": "::/0"}, "db_allowed_cidrs", "no public address"),
+    ({"db_allowed_cidrs": "203.0.113.7/32"}, "db_allowed_cidrs", "routed into the VPC"),
+    ({"db_allowed_cidrs": "10.0.0.0/7"}, "db_allowed_cidrs", "10.0.0.0/8"),
+    ({"db_allowed_cidrs": "2001:db8::/64"}, "db_allowed_cidrs", "fc00::/7"),
     ({"api_allowed_cidrs": "0.0.0.0/0"}, "api_allowed_cidrs", "api_allow_public=true"),
     ({"api_allowed_cidrs": ["0.0.0.0/1", "128.0.0.0/1"]}, "api_allowed_cidrs", "0.0.0.0/0"),
     ({"api_allowed_cidrs": ["0.0.0.0/1", "128.0.0.0/2", "192.0.0.0/2"]}, "api_allowed_cidrs", "0.0.0.0/0"),
     ({"api_allowed_cidrs": ["2000::/4", "3000::/4"]}, "api_allowed_cidrs", "::/0"),
-    ({"db_allow_public": "yes"}, "db_allow_public", "true or false"),
     ({"api_allowed_cidrs": [f"198.51.100.{i}/32" for i in range(61)]}, "api_allowed_cidrs", "at most 60 IPv4"),
     (
         {"api_allowed_cidrs": [f"198.51.100.{i}/32" for i in range(31)], "certificate_arn": CERT_US},
         "api_allowed_cidrs",
         "at most 30 IPv4",
     ),
-    ({"db_allowed_cidrs": [f"2001:db8:{i:x}::/48" for i in range(60)]}, "db_allowed_cidrs", "at most 59 IPv6"),
+    ({"db_allowed_cidrs": [f"fd00:{i:x}::/48" for i in range(60)]}, "db_allowed_cidrs", "at most 59 IPv6"),
     # protection and backups
     ({"backup_retention_days": 0}, "backup_retention_days", "1 to 35"),
     ({"backup_retention_days": 36}, "backup_retention_days", "1 to 35"),
@@ -392,11 +395,11 @@ VALID: list[dict[str, Any]] = [
     {"letta_image": f"ghcr.io/acme/letta@{DIGEST}", "cpu_architecture": "x86_64"},
     {"task_cpu": 16384, "task_memory": 122_880},
     {"task_cpu": 256, "task_memory": 512},
-    {"db_allowed_cidrs": ["203.0.113.7/32", "2001:db8::/32"], "api_allowed_cidrs": "198.51.100.0/24,10.0.0.0/8"},
+    {"db_allowed_cidrs": ["10.8.0.0/16", "fd12:3456::/48"], "api_allowed_cidrs": "198.51.100.0/24,10.0.0.0/8"},
     {"api_allowed_cidrs": ["0.0.0.0/0", "::/0"], "api_allow_public": True},
     {"api_allowed_cidrs": ["0.0.0.0/1"]},
     {"api_allowed_cidrs": [f"198.51.100.{i}/32" for i in range(60)] + [f"2001:db8:{i:x}::/48" for i in range(60)]},
-    {"db_allowed_cidrs": "0.0.0.0/0", "db_allow_public": True, "min_acu": 0},
+    {"db_allowed_cidrs": "100.64.0.0/10,172.16.0.0/12", "min_acu": 0},
     {**PROD, "region": "eu-west-1", "certificate_arn": CERT_EU, "allow_plain_http": False, "nat_gateways": 1},
     {**PROD, "deletion_protection": False, "backup_retention_days": 1, "min_tasks": 1, "max_tasks": 1},
     {"llm_secret_arn": SECRET, "llm_secret_keys": {"OPENAI_API_KEY": "openai", "GROQ_API_KEY": "groq.key"}},

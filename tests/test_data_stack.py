@@ -131,13 +131,13 @@ def test_postgres_rule_admits_the_app_security_group_only_by_default() -> None:
 
 
 def test_operator_cidrs_get_5432_and_nothing_wider() -> None:
-    template = data(db_allowed_cidrs="203.0.113.7/32,2001:db8::/64")
+    template = data(db_allowed_cidrs="10.8.0.0/24,fd12:3456::/64")
     groups = resources(template, "AWS::EC2::SecurityGroup")
     db_sg = next(v for v in groups.values() if v["Properties"]["GroupDescription"].startswith("Aurora"))
     rules = db_sg["Properties"]["SecurityGroupIngress"]
     assert {(r.get("CidrIp") or r.get("CidrIpv6"), r["FromPort"], r["ToPort"]) for r in rules} == {
-        ("203.0.113.7/32", 5432, 5432),
-        ("2001:db8::/64", 5432, 5432),
+        ("10.8.0.0/24", 5432, 5432),
+        ("fd12:3456::/64", 5432, 5432),
     }
 
 

@@ -187,13 +187,6 @@ class DataStack(Stack):
                 f"Deletion protection is off in the '{config.profile}' profile (config deletion_protection=false) "
                 "so that `cdk destroy` removes a throwaway environment; prod turns it on.",
             )
-        if any(c.endswith("/0") for c in config.db_allowed_cidrs):
-            reason = (
-                "The operator opened 5432 to the internet explicitly (db_allow_public=true); TLS and the "
-                "generated password still apply."
-            )
-            for rule in ("AwsSolutions-EC23", "CloudFormation-Validate::W2508"):
-                acknowledge(self.network.database_security_group, rule, reason)
 
     def _outputs(self) -> None:
         cluster = self.database.cluster
