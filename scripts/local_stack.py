@@ -50,10 +50,10 @@ try:
     )
     from scripts.rehearsal.offline_llm import DEFAULT_PORT as OFFLINE_LLM_PORT
     from stacks.config import LettaConfig
+    from stacks.pgvector.psycopg_executor import PsycopgExecutor
     from stacks.pgvector.runtime.pgvector_bootstrap.bootstrap import apply
     from stacks.pgvector.runtime.pgvector_bootstrap.connection_string import build_uri, redact
     from stacks.pgvector.runtime.pgvector_bootstrap.errors import BootstrapError
-    from stacks.pgvector.runtime.pgvector_bootstrap.psycopg_executor import PsycopgExecutor
     from stacks.pgvector.runtime.pgvector_bootstrap.sql_files import load_sql_files
 except ModuleNotFoundError as missing:  # a fresh clone before setup: one line, not a traceback
     sys.exit(f"local_stack.py: missing Python package {missing.name!r}: run `bash scripts/setup.sh` first")

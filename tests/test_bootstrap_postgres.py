@@ -9,10 +9,10 @@ import pytest
 from psycopg import errors as pg_errors
 
 from scripts.embedded_postgres import EmbeddedPostgres
+from stacks.pgvector.psycopg_executor import PsycopgExecutor
 from stacks.pgvector.runtime.pgvector_bootstrap.bootstrap import apply
 from stacks.pgvector.runtime.pgvector_bootstrap.connection_string import build_uri
 from stacks.pgvector.runtime.pgvector_bootstrap.errors import BootstrapError
-from stacks.pgvector.runtime.pgvector_bootstrap.psycopg_executor import PsycopgExecutor
 from stacks.pgvector.runtime.pgvector_bootstrap.scram import scram_sha256_verifier
 from stacks.pgvector.runtime.pgvector_bootstrap.sql_files import SqlFile
 from tests.postgres_server import generate_password, unique_role

@@ -20,10 +20,10 @@ import pytest
 from botocore.stub import Stubber
 
 from scripts.embedded_postgres import EmbeddedPostgres
+from stacks.pgvector.psycopg_executor import PsycopgExecutor
 from stacks.pgvector.runtime.pgvector_bootstrap import handler
 from stacks.pgvector.runtime.pgvector_bootstrap.errors import BootstrapError
 from stacks.pgvector.runtime.pgvector_bootstrap.executor import Executor
-from stacks.pgvector.runtime.pgvector_bootstrap.psycopg_executor import PsycopgExecutor
 from stacks.pgvector.runtime.pgvector_bootstrap.sql_files import SqlFile, sql_hash
 from tests.postgres_server import generate_password, unique_role
 

@@ -112,4 +112,22 @@ def test_the_lambda_runtime_imports_only_itself_and_the_standard_library_or_boto
                 names = [node.module or ""]
             for name in names:
                 top = name.split(".")[0]
-                assert top not in ("aws_cdk", "constructs", "stacks", "scripts", "tests", "cdk_nag"), (path, name)
+                assert top not in ("aws_cdk", "constructs", "stacks", "scripts", "tests", "cdk_nag", "psycopg"), (
+                    path,
+                    name,
+                )
+
+
+def test_the_lambda_zip_holds_only_what_the_handler_runs() -> None:
+    """Every module of the runtime folder (the Lambda's asset, zipped whole) is reached from the handler."""
+    files = sorted(p for p in RUNTIME.rglob("*.py") if "__pycache__" not in p.parts)
+    known = {module_name(f) for f in files}
+    edges = {module_name(f): imports_of(f, known) for f in files}
+    reached, todo = set(), ["stacks.pgvector.runtime.pgvector_bootstrap.handler"]
+    while todo:
+        module = todo.pop()
+        if module not in reached:
+            reached.add(module)
+            todo += sorted(edges.get(module, ()))
+    package = "stacks.pgvector.runtime.pgvector_bootstrap"
+    assert known - reached <= {package}, f"shipped but never run by the Lambda: {sorted(known - reached - {package})}"

@@ -1,4 +1,5 @@
-"""An ``Executor`` over a psycopg connection: the local and test path. The Lambda never imports it."""
+"""An ``Executor`` over a psycopg connection: the local and test path. It sits beside the construct, outside
+the Lambda's runtime folder, so the Lambda zip holds only what the Lambda runs."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Self
 
 import psycopg
 
-from .errors import StatementError
+from stacks.pgvector.runtime.pgvector_bootstrap.errors import StatementError
 
 
 class PsycopgExecutor:
