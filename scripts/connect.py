@@ -42,6 +42,7 @@ from scripts.stack_outputs import (
     StackOutputsError,
     aws_client,
     env_argument,
+    read_secret_json,
     require_outputs,
     stack_name,
     stack_outputs,
@@ -117,25 +118,10 @@ def read_credentials(secrets_client: Any, secret_arn: str) -> tuple[str, str]:
     Messages name the secret and the missing key, never a value.
     """
     try:
-        response = secrets_client.get_secret_value(SecretId=secret_arn)
-    except ClientError as exc:
-        error = exc.response.get("Error", {})
-        raise OperatorError(
-            f"cannot read secret {secret_arn}: {error.get('Code', 'Unknown')}: {error.get('Message', '')}",
-            EXIT_SECRET,
-        ) from None
-    except BotoCoreError as exc:
-        raise OperatorError(f"cannot read secret {secret_arn}: {exc}", EXIT_SECRET) from None
-    try:
-        values = json.loads(response.get("SecretString") or "")
-    except ValueError:
-        values = None
-    if not isinstance(values, dict):
-        raise OperatorError(f"secret {secret_arn} is not a JSON object with username and password", EXIT_SECRET)
-    missing = [key for key in ("username", "password") if not isinstance(values.get(key), str) or not values[key]]
-    if missing:
-        raise OperatorError(f"secret {secret_arn} has no {' and no '.join(missing)}", EXIT_SECRET)
-    return values["username"], values["password"]
+        username, password = read_secret_json(secrets_client, secret_arn, "username", "password")
+    except StackOutputsError as exc:
+        raise OperatorError(str(exc), EXIT_SECRET) from None
+    return username, password
 
 
 def psql_command(psql: str, target: Target, extra: Sequence[str]) -> tuple[str, list[str], dict[str, str]]:

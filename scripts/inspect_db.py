@@ -17,6 +17,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from tabulate import tabulate
+
 if __package__ in (None, ""):  # run as `python scripts/inspect_db.py`: make the repo root importable
     _ROOT = str(Path(__file__).resolve().parents[1])
     if _ROOT not in sys.path:
@@ -250,15 +252,11 @@ def describe_source(source: dict[str, str]) -> str:
 
 
 def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    """Lines of a left-aligned table with a dashed rule under the headers; ``(none)`` when empty."""
+    """Lines of a left-aligned table with a dashed rule under the headers (tabulate's "simple"); ``(none)``
+    when empty."""
     if not rows:
         return ["(none)"]
-    widths = [max(len(header), *(len(row[i]) for row in rows)) for i, header in enumerate(headers)]
-
-    def line(cells: Sequence[str]) -> str:
-        return "  ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=True)).rstrip()
-
-    return [line(headers), line(["-" * width for width in widths]), *(line(row) for row in rows)]
+    return tabulate(rows, headers=headers, tablefmt="simple", disable_numparse=True).splitlines()
 
 
 def _shown(shown: int, total: int) -> str:

@@ -33,6 +33,7 @@ from scripts.stack_outputs import (
     StackOutputsError,
     aws_client,
     env_argument,
+    read_secret_json,
     require_outputs,
     stack_name,
     stack_outputs,
@@ -205,11 +206,8 @@ def resolve_target(args: argparse.Namespace, client_factory: ClientFactory) -> T
 
 
 def _read_password(secrets_client: Any, secret_arn: str) -> str:
-    try:
-        value = secrets_client.get_secret_value(SecretId=secret_arn)["SecretString"]
-        return str(json.loads(value)["password"])
-    except Exception as exc:  # never echo the value; the class and ARN are enough to act on
-        raise StackOutputsError(f"cannot read the server password from {secret_arn}: {type(exc).__name__}") from None
+    (password,) = read_secret_json(secrets_client, secret_arn, "password")
+    return password
 
 
 def _one_line(exc: BaseException) -> str:

@@ -8,6 +8,7 @@ failure on the way (no region, no credentials, access denied, stack missing, out
 from __future__ import annotations
 
 import argparse
+import json
 from typing import Any
 
 import boto3
@@ -90,6 +91,30 @@ def require_outputs(outputs: dict[str, str], stack_name: str, *keys: str) -> lis
             f"stack {stack_name} has no output {', '.join(missing)}: is its deployment complete and current?"
         )
     return [outputs[key] for key in keys]
+
+
+def read_secret_json(secrets_client: Any, secret_arn: str, *keys: str) -> list[str]:
+    """The string values of `keys` in a JSON secret, in order; raises ``StackOutputsError`` in one line that
+    names the secret and what is wrong with it, never a value."""
+    try:
+        secret_string = secrets_client.get_secret_value(SecretId=secret_arn).get("SecretString") or ""
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        raise StackOutputsError(
+            f"cannot read secret {secret_arn}: {error.get('Code', 'Unknown')}: {error.get('Message', '')}"
+        ) from None
+    except BotoCoreError as exc:
+        raise StackOutputsError(f"cannot read secret {secret_arn}: {exc}") from None
+    try:
+        values = json.loads(secret_string)
+    except ValueError:
+        values = None
+    if not isinstance(values, dict):
+        raise StackOutputsError(f"secret {secret_arn} is not a JSON object with {' and '.join(keys)}")
+    missing = [key for key in keys if not isinstance(values.get(key), str) or not values[key]]
+    if missing:
+        raise StackOutputsError(f"secret {secret_arn} has no {' and no '.join(missing)}")
+    return [values[key] for key in keys]
 
 
 def _region_of(client: Any) -> str:
