@@ -21,11 +21,6 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-if __package__ in (None, ""):
-    _ROOT = str(Path(__file__).resolve().parents[1])
-    if _ROOT not in sys.path:
-        sys.path.insert(0, _ROOT)
-
 from scripts.operator_cli import Parser, whole_number
 
 ROOT = Path(__file__).resolve().parents[1]

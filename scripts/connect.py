@@ -25,14 +25,8 @@ import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
-
-if __package__ in (None, ""):  # run as `python scripts/connect.py`: make the repo root importable
-    _ROOT = str(Path(__file__).resolve().parents[1])
-    if _ROOT not in sys.path:
-        sys.path.insert(0, _ROOT)
 
 from botocore.exceptions import BotoCoreError, ClientError
 from psycopg.conninfo import make_conninfo

@@ -14,20 +14,13 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
-
-from tabulate import tabulate
-
-if __package__ in (None, ""):  # run as `python scripts/inspect_db.py`: make the repo root importable
-    _ROOT = str(Path(__file__).resolve().parents[1])
-    if _ROOT not in sys.path:
-        sys.path.insert(0, _ROOT)
 
 import psycopg
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from tabulate import tabulate
 
 from scripts.operator_cli import (
     EXIT_OK,

@@ -12,6 +12,8 @@ step() { printf '\n==> %s\n' "$*"; }
 step "Python venv (.venv) with requirements-dev.txt"
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+# The project's own packages (stacks, scripts), editable: every script then imports them from any folder.
+.venv/bin/pip install --quiet --disable-pip-version-check --no-deps -e .
 
 step "CDK CLI and Node 22 from package-lock.json (node_modules)"
 npm ci --no-audit --no-fund --loglevel=error

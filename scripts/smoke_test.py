@@ -19,13 +19,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
-
-if __package__ in (None, ""):  # run as `python scripts/smoke_test.py`: make the repo root importable
-    _ROOT = str(Path(__file__).resolve().parents[1])
-    if _ROOT not in sys.path:
-        sys.path.insert(0, _ROOT)
 
 from scripts.inspect_db import ClientFactory, data_api_executor, psycopg_executor
 from scripts.operator_cli import EXIT_OK, EXIT_USAGE, OperatorError, Parser, http_url, one_line, region, seconds

@@ -7,9 +7,6 @@ Everything else is app.py: the same composition and the same synth gate.
 
 import os
 import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import aws_cdk as cdk
 from aws_cdk import aws_s3 as s3
