@@ -23,10 +23,10 @@ from tests.cdk_app import only, resources
 pytestmark = pytest.mark.synth
 
 
-def bootstrap_template(tmp_path: Path, *, app_role: str = "letta_app", generation: int = 1) -> dict[str, Any]:
-    stack = cdk.Stack(cdk.App(), "Bare")
+def bare_cluster(stack: cdk.Stack) -> rds.DatabaseCluster:
+    """The least cluster the bootstrap can stand on: one Serverless v2 writer in an isolated subnet."""
     vpc = ec2.Vpc(stack, "Vpc", max_azs=2, nat_gateways=0)
-    cluster = rds.DatabaseCluster(
+    return rds.DatabaseCluster(
         stack,
         "Cluster",
         engine=rds.DatabaseClusterEngine.aurora_postgres(version=rds.AuroraPostgresEngineVersion.VER_17_9),
@@ -34,6 +34,11 @@ def bootstrap_template(tmp_path: Path, *, app_role: str = "letta_app", generatio
         vpc=vpc,
         vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
     )
+
+
+def bootstrap_template(tmp_path: Path, *, app_role: str = "letta_app", generation: int = 1) -> dict[str, Any]:
+    stack = cdk.Stack(cdk.App(), "Bare")
+    cluster = bare_cluster(stack)
     (tmp_path / "001_only.sql").write_text("SELECT 1;")
     bootstrap = PgvectorBootstrap(
         stack,
@@ -77,15 +82,7 @@ def test_bootstrap_revision_follows_what_the_uri_is_made_of(tmp_path: Path) -> N
 
 def test_bootstrap_refuses_an_empty_sql_directory(tmp_path: Path) -> None:
     stack = cdk.Stack(cdk.App(), "Bare")
-    vpc = ec2.Vpc(stack, "Vpc", max_azs=2, nat_gateways=0)
-    cluster = rds.DatabaseCluster(
-        stack,
-        "Cluster",
-        engine=rds.DatabaseClusterEngine.aurora_postgres(version=rds.AuroraPostgresEngineVersion.VER_17_9),
-        writer=rds.ClusterInstance.serverless_v2("Writer"),
-        vpc=vpc,
-        vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
-    )
+    cluster = bare_cluster(stack)
     with pytest.raises(ValueError, match=r"no \*\.sql files"):
         PgvectorBootstrap(
             stack,

@@ -190,11 +190,11 @@ def test_renaming_the_app_role_keeps_letta_tables_and_redeploys_the_uri_stubbed(
     old, new = unique_role("letta_old"), unique_role("letta_new")
     new_password = generate_password()
     recorder = Recorder(embedded_postgres)
+    old_uri = f"postgresql://{old}:{app_password}@127.0.0.1:{embedded_postgres.port}/{fresh_database}"
     stub_app_secret(stubber, {"username": old, "password": app_password})
-    stub_put_uri(stubber, f"postgresql://{old}:{app_password}@127.0.0.1:{embedded_postgres.port}/{fresh_database}")
+    stub_put_uri(stubber, old_uri)
     create = event("Create", embedded_postgres, fresh_database, sql_files, old)
     handler.on_event(create, FakeContext(), secretsmanager=secretsmanager, executor_factory=recorder)
-    old_uri = f"postgresql://{old}:{app_password}@127.0.0.1:{embedded_postgres.port}/{fresh_database}"
     with psycopg.connect(old_uri, autocommit=True) as conn:  # what Letta's migrations do as the app role
         conn.execute("CREATE TABLE agents (id text PRIMARY KEY)")
     # The rename changes the secret's generator: CloudFormation generated a new password for the new name.
