@@ -53,7 +53,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-LETTA_VERSION = "0.16.8"
+from stacks.letta_contract import START_SCRIPT
+from stacks.letta_contract import VERSION as LETTA_VERSION
+
 SDIST_NAME = f"letta-{LETTA_VERSION}.tar.gz"
 SDIST_SHA256 = "363e26989e552c859ce2e7961d484acee6fccfc1e7b16e8f644b1ae1ccd754a3"
 """SHA-256 of ``letta-0.16.8.tar.gz`` as published on PyPI (the trust anchor for the lock)."""
@@ -92,15 +94,6 @@ class LettaVenv:
     @property
     def python(self) -> Path:
         return self.bin_dir / "python"
-
-    @property
-    def letta(self) -> Path:
-        """The ``letta`` console script (``letta server --host H --port P``)."""
-        return self.bin_dir / "letta"
-
-    @property
-    def alembic(self) -> Path:
-        return self.bin_dir / "alembic"
 
     @property
     def migrations_dir(self) -> Path:
@@ -225,19 +218,20 @@ def _fetch_sdist_pip(cache: Path, target: Path) -> None:
 
 
 def extract_from_sdist(sdist: Path, dest: Path, names: tuple[str, ...]) -> None:
-    """Extract the top-level entries ``names`` (files or folders) of the sdist into ``dest``."""
+    """Extract the entries ``names`` (files or folders, paths relative to the sdist's top) into ``dest``."""
     prefix = f"letta-{LETTA_VERSION}/"
     dest.mkdir(parents=True, exist_ok=True)
     with tarfile.open(sdist, "r:gz") as tar:
-        members = []
+        members, found = [], set()
         for member in tar.getmembers():
             if not member.name.startswith(prefix):
                 continue
             rel = member.name[len(prefix) :]
-            if rel.split("/", 1)[0] in names:
+            top = next((name for name in names if rel == name or rel.startswith(name + "/")), None)
+            if top is not None:
                 member.name = rel
                 members.append(member)
-        found = {m.name.split("/", 1)[0] for m in members}
+                found.add(top)
         missing = set(names) - found
         if missing:
             raise LettaInstallError(f"{sdist.name} lacks {', '.join(sorted(missing))}")
@@ -267,15 +261,9 @@ def _marker_matches(venv: LettaVenv, requirements_sha: str) -> bool:
         marker.get("requirements_sha256") == requirements_sha
         and marker.get("letta_version") == LETTA_VERSION
         and venv.python.exists()
-        and venv.letta.exists()
+        and (venv.bin_dir / "letta").exists()
         and (venv.migrations_dir / "alembic.ini").is_file()
     )
-
-
-def installed_venv(cache_dir: Path | None = None) -> LettaVenv | None:
-    """The cached venv if it is complete and matches the committed pins, else None (no side effects)."""
-    venv = LettaVenv(venv_dir(cache_dir))
-    return venv if _marker_matches(venv, sha256_file(REQUIREMENTS_FILE)) else None
 
 
 def ensure_letta_venv(
@@ -376,6 +364,18 @@ def _build(venv: LettaVenv, cache: Path, requirements_sha: str, python: Path, ti
         encoding="utf-8",
     )
     log(f"letta-install: ready in {seconds} s: {venv.root}")
+
+
+def lay_out_app(venv: LettaVenv, app_dir: Path, cache_dir: Path | None = None) -> Path:
+    """Lay out the image's `/app` in `app_dir`: Letta's own start script at its place (`letta/server/startup.sh`,
+    byte for byte from the sdist) and, beside it, `alembic.ini` and `alembic/`, where the script runs
+    `alembic upgrade head`. `letta/` holds no `__init__.py`, so alembic's `prepend_sys_path = .` cannot shadow
+    the installed package. Returns the start script."""
+    start = app_dir / START_SCRIPT
+    if not start.is_file():
+        extract_from_sdist(fetch_sdist(cache_dir), app_dir, (START_SCRIPT.removeprefix("./"), "alembic", "alembic.ini"))
+    start.chmod(0o755)
+    return start
 
 
 def _run_logged(cmd: list[str], log_path: Path, timeout: float, what: str, log: Log) -> None:
