@@ -2,10 +2,7 @@
 """The local rehearsal: the cloud path's database bootstrap and connection string, and the real Letta container
 command, on one machine with no AWS account and no Docker.
 
-    python scripts/local_stack.py up [--offline] [--instances 2]  # PostgreSQL+pgvector, bootstrap, Letta, health
-    python scripts/local_stack.py smoke            # scripts/smoke_test.py against it (database checks included)
-    python scripts/local_stack.py status
-    python scripts/local_stack.py down [--wipe]    # stops what `up` started; --wipe also deletes the data
+    python scripts/local_stack.py up [--offline] [--instances 2] | smoke | status | down [--wipe]
 
 `up` goes through the very code the custom resource runs in Lambda (`pgvector_bootstrap.apply`, with the
 psycopg executor instead of the Data API) and the same `build_uri`. Letta then runs as the synthesized task
@@ -61,7 +58,6 @@ DEFAULTS = LettaConfig.from_mapping({})  # the names the deployed stacks use, so
 # PostgreSQL 16: no wheel ships Aurora's 17; 16 is the neighbour Letta 0.16.8 was built and tested on.
 PG_MAJOR = 16
 HEALTH_TIMEOUT = 300.0
-MIGRATED = "Database migration completed successfully."  # startup.sh's line once `alembic upgrade head` is done
 ECHO_MODEL_HANDLE = f"openai-proxy/{ECHO_MODEL}"
 ECHO_EMBEDDING_HANDLE = "openai/text-embedding-3-small"
 _ALPHABET = string.ascii_letters + string.digits  # safe in a URI and in alembic's config
@@ -118,13 +114,8 @@ def generate_password(length: int) -> str:
 
 def app_uri(state: State) -> str:
     """LETTA_PG_URI for the rehearsal: the same `build_uri` the Lambda uses, pointed at 127.0.0.1."""
-    return build_uri(
-        user=DEFAULTS.app_db_user,
-        password=state.app_password,
-        host="127.0.0.1",
-        port=state.pg_port,
-        database=DEFAULTS.db_name,
-    )
+    names = {"user": DEFAULTS.app_db_user, "database": DEFAULTS.db_name}
+    return build_uri(**names, password=state.app_password, host="127.0.0.1", port=state.pg_port)
 
 
 def health(base_url: str) -> dict[str, str] | None:
@@ -156,13 +147,14 @@ def up(
         # Letta stores the LLM endpoint it first saw in the database and keeps using it.
         was = "--offline" if state.offline else "real provider keys"
         raise OperatorError(f"this rehearsal's data was created with {was}; use it again, or `down --wipe` first")
-    key_map: dict[str, str] = json.loads(spec.environment.get(LLM_KEY_MAP_VAR, "{}"))
-    llm_keys = {"OPENAI_API_KEY": "offline-echo"} if offline else _provider_keys(key_map)
+    # The LLM-keys secret: one JSON object, keyed by the members the task's LETTA_LLM_KEY_MAP names.
+    members = sorted(json.loads(spec.environment.get(LLM_KEY_MAP_VAR, "{}")).values())
+    llm_keys = (
+        {"OPENAI_API_KEY": "offline-echo"} if offline else {m: os.environ[m] for m in members if os.environ.get(m)}
+    )
     if not llm_keys:
-        raise OperatorError(
-            f"no LLM key in the environment ({', '.join(sorted(key_map.values()))}): set one or pass --offline"
-        )
-    if state and _running(state, "letta-0"):
+        raise OperatorError(f"no LLM key in the environment ({', '.join(members)}): set one or pass --offline")
+    if state and parts(state, state_dir).running("letta-0"):
         if health(state.base_url):
             log(f"letta: already healthy on {state.base_url}")
             return state
@@ -177,30 +169,23 @@ def up(
         state = State(postgres.port, generate_password(32), generate_password(40), generate_password(48), offline)
         state.llm_port = llm_port
     state.port, state.instances = port, instances
+    state.letta_ports = [port] if instances == 1 else [processes.free_port() for _ in range(instances)]
     state.save(state_dir)
     postgres.create_database(DEFAULTS.db_name)
     with PsycopgExecutor(postgres.dsn(DEFAULTS.db_name)) as master:
+        sql = load_sql_files(SQL_DIR)
         version = apply(
-            master,
-            load_sql_files(SQL_DIR),
-            app_role=DEFAULTS.app_db_user,
-            database=DEFAULTS.db_name,
-            app_password=state.app_password,
+            master, sql, app_role=DEFAULTS.app_db_user, database=DEFAULTS.db_name, app_password=state.app_password
         )
     uri = app_uri(state)
     log(f"bootstrap: bootstrap_sql applied, pgvector {version}; LETTA_PG_URI = {redact(uri)}")
 
     venv = ensure_letta_venv(log=lambda line: log(f"letta-install: {line}"))
+    run = parts(state, state_dir)
     env = dict(extra_env or {})
     if offline:
-        _start(
-            state,
-            state_dir,
-            "llm",
-            [str(venv.python), "-m", "scripts.rehearsal.offline_llm", "--port", str(state.llm_port)],
-            ROOT,
-        )
-        _wait_port(state, "llm", state.llm_port, state_dir)
+        run.start("llm", [str(venv.python), "-m", "scripts.rehearsal.offline_llm", "--port", str(state.llm_port)], ROOT)
+        run.wait_port("llm", state.llm_port)
         env["OPENAI_BASE_URL"] = f"http://127.0.0.1:{state.llm_port}/v1"
         log(f"llm: OFFLINE echo endpoint on {env['OPENAI_BASE_URL']} (answers 'Echo: ...', not an LLM)")
     elif os.environ.get("OPENAI_BASE_URL"):
@@ -211,44 +196,25 @@ def up(
         letta.ENCRYPTION_KEY: state.encryption_key,
         LLM_KEYS_VAR: json.dumps(llm_keys),
     }
-    state.letta_ports = [port] if instances == 1 else [processes.free_port() for _ in range(instances)]
-    redis_ports = _start_redis(state, state_dir, instances, shared_redis, log)
+    redis_ports = _start_redis(run, state_dir, instances, shared_redis, log)
     log(f"letta: running the container command of {spec.template} (task definition)")
     log(container.collector_note())
     for index, letta_port in enumerate(state.letta_ports):
-        home = state_dir / f"letta-{index}"
+        name, home = f"letta-{index}", state_dir / f"letta-{index}"
         lay_out_app(venv, home / "app")
         redis = {letta.REDIS_HOST: "127.0.0.1", letta.REDIS_PORT: str(redis_ports[index])} if redis_ports else {}
-        child_env = container.container_env(
-            spec,
-            secret_values,
-            venv_bin=venv.bin_dir,
-            home=home / "home",
-            port=letta_port,
-            offline=offline,
-            extra=env | redis,
-        )
-        _start(state, state_dir, f"letta-{index}", spec.command, home / "app", child_env)
-        log(f"letta-{index}: starting on http://127.0.0.1:{letta_port} (log: {_log(state_dir, f'letta-{index}')})")
-        if index == 0 and instances > 1:  # migrations once, before a second task starts (Letta has no migration lock)
-            _wait_for(
-                state, state_dir, "letta-0", lambda: MIGRATED in _log(state_dir, "letta-0").read_text(errors="replace")
-            )
-    for index, letta_port in enumerate(state.letta_ports):
+        adds = {"venv_bin": venv.bin_dir, "home": home / "home", "port": letta_port, "offline": offline}
+        env_n = container.container_env(spec, secret_values, **adds, extra=env | redis)
+        run.start(name, spec.command, home / "app", env_n)
+        log(f"{name}: starting on http://127.0.0.1:{letta_port} (log: {run.log(name)})")
+        # One at a time, as a first deployment should: Letta has no migration lock, and two first starts also
+        # race to create its default organization (an IntegrityError kills the loser).
         url = f"http://127.0.0.1:{letta_port}"
-        _wait_for(
-            state, state_dir, f"letta-{index}", lambda url=url: (health(url) or {}).get("version") == letta.VERSION
-        )
+        run.wait(name, lambda url=url: (health(url) or {}).get("version") == letta.VERSION, HEALTH_TIMEOUT)
     if instances > 1:
         backends = [f"http://127.0.0.1:{p}" for p in state.letta_ports]
-        _start(
-            state,
-            state_dir,
-            "front",
-            [str(venv.python), "-m", "scripts.rehearsal.front", "--port", str(port), *backends],
-            ROOT,
-        )
-        _wait_port(state, "front", port, state_dir)
+        run.start("front", [str(venv.python), "-m", "scripts.rehearsal.front", "--port", str(port), *backends], ROOT)
+        run.wait_port("front", port)
         log(f"front: round robin on {state.base_url} over {', '.join(backends)}")
     revision, tables = schema_status(uri)
     log(f"letta: schema at {revision}, {tables} tables in public")
@@ -256,70 +222,28 @@ def up(
     return state
 
 
-def _provider_keys(key_map: Mapping[str, str]) -> dict[str, str]:
-    """The LLM-keys secret's JSON from this shell: each member the task's key map names, when set here."""
-    return {member: os.environ[member] for member in key_map.values() if os.environ.get(member)}
+def parts(state: State, state_dir: Path) -> processes.Parts:
+    """The processes `up` started, as recorded in the state."""
+    return processes.Parts(state.procs, state_dir / "logs", lambda: state.save(state_dir))
 
 
-def _start_redis(state: State, state_dir: Path, instances: int, shared: bool, log: Callable[[str], None]) -> list[int]:
-    """One Redis for all instances (`shared`), or one per instance standing in for each task's private one.
-    One instance: none here; startup.sh starts its own, as in the single-task service."""
+def _start_redis(
+    run: processes.Parts, state_dir: Path, instances: int, shared: bool, log: Callable[[str], None]
+) -> list[int]:
+    """One Redis for all instances (`shared`), or one per instance standing in for each task's private one;
+    per instance, the port it uses. One instance: none here; startup.sh starts its own, as in a one-task service."""
     if instances == 1:
         return []
     if not shutil.which("redis-server"):
         raise OperatorError("redis-server is not installed: run `bash scripts/setup.sh` (apt-get install redis-server)")
-    names = ["redis"] if shared else [f"redis-{i}" for i in range(instances)]
     ports = []
-    for name in names:
-        redis_port = processes.free_port()
-        command = ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-        _start(state, state_dir, name, command, state_dir / name)
-        _wait_port(state, name, redis_port, state_dir)
-        ports.append(redis_port)
+    for name in ["redis"] if shared else [f"redis-{i}" for i in range(instances)]:
+        ports.append(processes.free_port())
+        command = ["redis-server", "--port", str(ports[-1]), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        run.start(name, command, state_dir / name)
+        run.wait_port(name, ports[-1])
     log(f"redis: {'one shared' if shared else 'a private one per instance'} on 127.0.0.1:{', '.join(map(str, ports))}")
     return ports * instances if shared else ports
-
-
-def _log(state_dir: Path, name: str) -> Path:
-    return state_dir / "logs" / f"{name}.log"
-
-
-def _start(
-    state: State, state_dir: Path, name: str, command: Sequence[str], cwd: Path, env: Mapping[str, str] | None = None
-) -> None:
-    if _running(state, name):
-        return
-    state.procs[name] = processes.spawn(command, cwd=cwd, log=_log(state_dir, name), env=env)
-    state.save(state_dir)
-
-
-def _running(state: State, name: str) -> bool:
-    return processes.owned(state.procs.get(name)) is not None
-
-
-def _wait_port(state: State, name: str, port: int, state_dir: Path) -> None:
-    _wait_for(state, state_dir, name, lambda: processes.port_busy(port), timeout=30)
-
-
-def _wait_for(
-    state: State, state_dir: Path, name: str, ready: Callable[[], bool], timeout: float = HEALTH_TIMEOUT
-) -> None:
-    """Poll `ready` until true; a one-line error with the last telling log line if `name` exits or time runs out."""
-    deadline = time.monotonic() + timeout
-    while not ready():
-        if not _running(state, name) or time.monotonic() > deadline:
-            lines = (
-                _log(state_dir, name).read_text(errors="replace").strip().splitlines()
-                if _log(state_dir, name).exists()
-                else []
-            )
-            telling = [
-                line for line in lines if any(w in line for w in ("Error", "ERROR", "error:", "refused", "FATAL"))
-            ]
-            what = "exited" if not _running(state, name) else f"was not ready within {timeout:.0f} s"
-            last = (telling or lines or ["no output"])[-1][:300]
-            raise OperatorError(f"{name} {what}: {last} (log: {_log(state_dir, name)})")
-        time.sleep(0.5)
 
 
 def schema_status(uri: str) -> tuple[str | None, int]:
@@ -366,16 +290,15 @@ def status(state_dir: Path) -> dict[str, str]:
         return {"rehearsal": f"not set up ({state_dir} has no state): run `up`"}
     postgres = EmbeddedPostgres(state_dir / "pgdata", major=PG_MAJOR, port=state.pg_port)
     lines = {"postgres": f"running on 127.0.0.1:{state.pg_port}" if postgres.is_running() else "stopped"}
+    run = parts(state, state_dir)
     for index, letta_port in enumerate(state.letta_ports or [state.port]):
-        answer = health(f"http://127.0.0.1:{letta_port}") if _running(state, f"letta-{index}") else None
+        answer = health(f"http://127.0.0.1:{letta_port}") if run.running(f"letta-{index}") else None
         lines[f"letta-{index}"] = (
-            f"healthy on 127.0.0.1:{letta_port} (Letta {answer.get('version')})" if answer else "not running"
+            f"healthy on 127.0.0.1:{letta_port} (Letta {answer['version']})" if answer else "not running"
         )
-    for name in sorted(n for n in state.procs if not n.startswith("letta")):
-        lines[name] = f"running (pid {int(state.procs[name][0])})" if _running(state, name) else "stopped"
-    lines["llm"] = (
-        ("offline echo running" if _running(state, "llm") else "offline echo stopped") if state.offline else "real keys"
-    )
+    for name in sorted(n for n in state.procs if not n.startswith(("letta", "llm"))):
+        lines[name] = f"running (pid {int(state.procs[name][0])})" if run.running(name) else "stopped"
+    lines["llm"] = f"offline echo {'running' if run.running('llm') else 'stopped'}" if state.offline else "real keys"
     lines["token"] = f"'server_password' in {state_dir / 'state.json'}"
     lines["LETTA_PG_URI"] = redact(app_uri(state))
     return lines
@@ -404,25 +327,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--state-dir", type=Path, default=STATE_DIR, help=f"state folder (default {STATE_DIR})")
     commands = parser.add_subparsers(dest="command", required=True)
-    up_parser = commands.add_parser("up", help="start everything (reuses the data of an earlier up)")
-    up_parser.add_argument("--offline", action="store_true", help="a labelled echo endpoint instead of a real LLM")
-    up_parser.add_argument(
-        "--port", type=port, default=letta.PORT, help=f"Letta's (or the front's) port (default {letta.PORT})"
-    )
-    up_parser.add_argument(
-        "--llm-port", type=port, default=OFFLINE_LLM_PORT, help="the offline echo's port (kept with the data)"
-    )
-    up_parser.add_argument(
-        "--instances", type=int, choices=(1, 2), default=1, help="Letta containers (2: shared Redis, front)"
-    )
-    up_parser.add_argument("--cdk-out", type=Path, default=CDK_OUT, help=f"synthesized templates (default {CDK_OUT})")
-    up_parser.add_argument(
-        "--no-shared-redis",
-        action="store_true",
-        help="with --instances 2: a private Redis per instance (to show the failure)",
-    )
-    down_parser = commands.add_parser("down", help="stop what up started (by recorded PID); keeps the data")
-    down_parser.add_argument("--wipe", action="store_true", help="also delete the state folder and its data")
+    start = commands.add_parser("up", help="start everything (reuses the data of an earlier up)")
+    start.add_argument("--offline", action="store_true", help="a labelled echo endpoint instead of a real LLM")
+    start.add_argument("--port", type=port, default=letta.PORT, help=f"Letta's or the front's (default {letta.PORT})")
+    start.add_argument("--llm-port", type=port, default=OFFLINE_LLM_PORT, help="the echo's port (kept with the data)")
+    start.add_argument("--instances", type=int, choices=(1, 2), default=1, help="Letta containers (2: Redis, front)")
+    start.add_argument("--cdk-out", type=Path, default=CDK_OUT, help=f"synthesized templates (default {CDK_OUT})")
+    start.add_argument("--no-shared-redis", dest="shared_redis", action="store_false", help="a Redis per instance")
+    stop = commands.add_parser("down", help="stop what up started (by recorded PID); keeps the data")
+    stop.add_argument("--wipe", action="store_true", help="also delete the state folder and its data")
     commands.add_parser("status", help="say what runs where")
     smoke_parser = commands.add_parser("smoke", help="run scripts/smoke_test.py against the rehearsal")
     smoke_parser.add_argument("--keep", action="store_true", help="keep the test agent")
@@ -433,17 +346,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     state_dir: Path = args.state_dir.resolve()
+    options = {k: v for k, v in vars(args).items() if k not in ("command", "state_dir")}
     try:
         if args.command == "up":
-            state = up(
-                state_dir,
-                offline=args.offline,
-                port=args.port,
-                llm_port=args.llm_port,
-                instances=args.instances,
-                shared_redis=not args.no_shared_redis,
-                cdk_out=args.cdk_out.resolve(),
-            )
+            state = up(state_dir, **options | {"cdk_out": args.cdk_out.resolve()})
             print(
                 f"\nLetta is up: {state.base_url}  (secure mode: Authorization: Bearer <token>)\n"
                 f"token: the 'server_password' in {state_dir / 'state.json'}\n"
@@ -455,8 +361,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             for part, line in status(state_dir).items():
                 print(f"{part:>13}: {line}")
         else:
-            extra = [a for a in args.smoke_args if a != "--"]
-            return smoke(state_dir, (["--keep"] if args.keep else []) + extra)
+            return smoke(state_dir, (["--keep"] if args.keep else []) + [a for a in args.smoke_args if a != "--"])
     except (OperatorError, EmbeddedPostgresError, BootstrapError, LettaInstallError, OSError) as exc:
         print(f"local_stack.py {args.command}: {' '.join(str(exc).split())}", file=sys.stderr)
         return 1

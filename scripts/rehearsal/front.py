@@ -17,18 +17,8 @@ from typing import Any
 
 SERVED_BY = "X-Served-By"
 # Hop-by-hop headers (RFC 9110 7.6.1) and those the two HTTP stacks compute themselves.
-_SKIP = {
-    "connection",
-    "keep-alive",
-    "transfer-encoding",
-    "content-length",
-    "host",
-    "upgrade",
-    "te",
-    "trailer",
-    "date",
-    "server",
-}
+_SKIP = {"connection", "keep-alive", "transfer-encoding", "content-length", "host", "upgrade", "te", "trailer"}
+_SKIP |= {"date", "server"}
 
 
 def create_app(backends: Sequence[str]) -> Any:

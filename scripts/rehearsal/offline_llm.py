@@ -1,24 +1,14 @@
 """Offline, OpenAI-compatible ECHO endpoint for the local rehearsal: NOT a language model.
 
-Every chat completion answers ``Echo: <the last user message>``; every embedding is a deterministic hashed
-bag-of-words vector (texts sharing words get similar vectors, so archival search ranks sensibly; nothing here
-is semantic). It runs on FastAPI/uvicorn with the Letta venv's Python (both are pinned there):
+Chat completions answer ``Echo: <the last user message>`` (JSON, or SSE when ``stream``; tools ignored);
+embeddings are deterministic hashed bags of words (shared words, similar vectors; nothing semantic). Letta
+0.16.8 lists ``GET /v1/models`` ids as ``openai-proxy/<id>`` and takes embedding handles from a fixed list.
+It runs on FastAPI/uvicorn in the Letta venv: ``<letta venv>/bin/python -m scripts.rehearsal.offline_llm``.
 
-    <letta venv>/bin/python -m scripts.rehearsal.offline_llm --port 8399
-
-What Letta 0.16.8 calls with ``OPENAI_BASE_URL`` pointing here, all under ``/v1``: ``GET /models`` (only the
-echo model: Letta turns every listed id into an LLM handle ``openai-proxy/<id>`` and takes its embedding
-handles from a fixed list), ``POST /chat/completions`` (JSON, or SSE when ``stream`` is true, with a usage
-chunk when ``stream_options.include_usage``; tools are accepted and ignored), ``POST /embeddings`` (string or
-list input, ``float`` or ``base64``, dimension from ``dimensions`` or the model).
-
-Two behaviours of Letta 0.16.8 shape it: the port must stay stable for a database that outlives the server
-(Letta stores the ``OPENAI_BASE_URL`` it first saw), and every response closes its connection: with
-keep-alive, 6 of 10 messages stalled ~60 s inside Letta after the echo had answered.
-
-The pure functions (``echo_reply``, ``embed_text``) import nothing beyond the standard library, so the
-project's own venv can test them; FastAPI is imported only by :func:`create_app`. No `from __future__ import
-annotations` here: FastAPI reads the route functions' annotations at run time.
+Shaped by Letta: the port stays with the database (Letta keeps the ``OPENAI_BASE_URL`` it first saw), and
+every answer closes its connection (with keep-alive, 6 of 10 messages stalled ~60 s inside Letta). The pure
+functions need only the standard library (the project venv tests them). No ``from __future__ import
+annotations``: FastAPI reads the routes' annotations at run time.
 """
 
 import argparse
@@ -147,8 +137,10 @@ def create_app() -> Any:
     app = FastAPI(title="offline echo LLM (not a language model)")
     card = {"id": ECHO_MODEL, "object": "model", "created": 0, "owned_by": OWNED_BY}
 
-    def error(status: int, message: str, code: str = "invalid_request_error") -> JSONResponse:
-        return JSONResponse({"error": {"message": message, "type": code, "param": None, "code": code}}, status)
+    @app.exception_handler(ValueError)  # bad JSON too: JSONDecodeError is a ValueError
+    async def bad_request(_request: Request, exc: ValueError) -> JSONResponse:
+        kind = "invalid_request_error"
+        return JSONResponse({"error": {"message": str(exc), "type": kind, "param": None, "code": kind}}, 400)
 
     @app.middleware("http")
     async def close_connections(request: Request, call_next: Any) -> Any:
@@ -157,41 +149,30 @@ def create_app() -> Any:
         response.headers["X-Offline-LLM"] = "echo"
         return response
 
+    async def json_body(request: Request) -> dict[str, Any]:
+        body = json.loads(await request.body() or b"{}")
+        if not isinstance(body, dict):
+            raise ValueError("Request body must be a JSON object.")
+        return body
+
     @app.get("/v1/models")
     async def models() -> dict[str, Any]:
         return {"object": "list", "data": [card]}
 
-    @app.get("/v1/models/{model_id}")
-    async def model(model_id: str) -> Any:
-        return card if model_id == ECHO_MODEL else error(404, f"Unknown model {model_id}", "not_found")
-
-    async def json_body(request: Request) -> dict[str, Any] | JSONResponse:
-        try:
-            body = json.loads(await request.body() or b"{}")
-        except ValueError:
-            return error(400, "Request body is not valid JSON.")
-        return body if isinstance(body, dict) else error(400, "Request body must be a JSON object.")
-
     @app.post("/v1/chat/completions")
     async def chat(request: Request) -> Any:
         body = await json_body(request)
-        if isinstance(body, JSONResponse):
-            return body
         if not isinstance(body.get("messages"), list) or not body["messages"]:
-            return error(400, "'messages' must be a non-empty list.")
-        if body.get("stream"):
-            return StreamingResponse(stream_events(body), media_type="text/event-stream")
-        return completion(body)
+            raise ValueError("'messages' must be a non-empty list.")
+        return (
+            StreamingResponse(stream_events(body), media_type="text/event-stream")
+            if body.get("stream")
+            else completion(body)
+        )
 
     @app.post("/v1/embeddings")
     async def embed(request: Request) -> Any:
-        body = await json_body(request)
-        if isinstance(body, JSONResponse):
-            return body
-        try:
-            return embeddings(body)
-        except ValueError as exc:
-            return error(400, str(exc))
+        return embeddings(await json_body(request))
 
     return app
 
