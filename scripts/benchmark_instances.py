@@ -2,8 +2,10 @@
 """Two-instance figures of the local rehearsal, with the offline echo LLM (so they measure Letta, PostgreSQL and
 Redis, not a provider):
 
-1. message round-trip p50/p95 at 1 and 2 instances, with SQLAlchemy pooling on and off
-   (`LETTA_DISABLE_SQLALCHEMY_POOLING`, true by default in Letta 0.16.8);
+1. message round-trip p50/p95 at 1 and 2 instances, with SQLAlchemy pooling off (Letta 0.16.8's default,
+   `LETTA_DISABLE_SQLALCHEMY_POOLING=true`) and, with `--pooling off,on`, on. Pooling on makes Letta's asyncpg
+   engine demand TLS (`ssl="require"` unless the URI says otherwise, and a `?sslmode=` in the URI breaks the
+   migrations), and the wheel's PostgreSQL is built without SSL, so `on` fails against the plain rehearsal;
 2. peak PostgreSQL connections per instance in each mode: `pg_stat_activity` sampled every 100 ms, each
    backend's client port mapped to the instance whose processes own that socket (psutil);
 3. the shared Redis's memory (`INFO memory`) before and after 1,000 messages at 2 instances.
@@ -125,7 +127,7 @@ def run_mode(instances: int, pooling: bool, messages: int, clients: int, redis_m
             "p95 ms": round(statistics.quantiles(seconds, n=20)[18] * 1000),
             "peak connections per instance": " / ".join(map(str, sampler.peak)),
         }
-        if redis_messages and instances == 2 and not pooling:
+        if redis_messages and instances == 2:
             before = redis_memory(state)
             load(state, redis_messages, clients)
             row["redis"] = {"messages": redis_messages, "before": before, "after": redis_memory(state)}
@@ -140,11 +142,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--messages", type=int, default=100, help="messages per mode (default 100)")
     parser.add_argument("--clients", type=int, default=4, help="concurrent clients, one agent each (default 4)")
     parser.add_argument("--redis-messages", type=int, default=1000, help="messages before Redis memory is read")
+    parser.add_argument("--pooling", default="off", help="comma-separated: off, on (on needs a TLS PostgreSQL)")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)
     rows = []
     for instances in (1, 2):
-        for pooling in (False, True):
+        for pooling in [mode == "on" for mode in args.pooling.split(",")]:
             rows.append(run_mode(instances, pooling, args.messages, args.clients, args.redis_messages))
             print(json.dumps(rows[-1]), flush=True)
     print(tabulate([{k: v for k, v in r.items() if k != "redis"} for r in rows], headers="keys", tablefmt="github"))

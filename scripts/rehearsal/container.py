@@ -60,34 +60,21 @@ def read_task_definition(cdk_out: Path) -> ContainerSpec:
     )
 
 
-def container_env(
-    spec: ContainerSpec,
-    secrets: Mapping[str, str],
-    *,
-    venv_bin: Path,
-    home: Path,
-    port: int,
-    extra: Mapping[str, str],
-    offline: bool,
-) -> dict[str, str]:
+def container_env(spec: ContainerSpec, secrets: Mapping[str, str], *, offline: bool, **adds: str) -> dict[str, str]:
     """The whole environment of the command: the task's variables, each secret under its own name, then the
-    rehearsal's additions listed in the module docstring. Nothing of the caller's environment leaks in."""
+    rehearsal's additions (`adds`: PATH, HOME, PORT, ...; see the module docstring). Nothing else leaks in."""
     missing = [name for name in spec.secret_names if name not in secrets]
     if missing:
         raise OperatorError(f"the task definition names secrets the rehearsal cannot supply: {', '.join(missing)}")
-    env = {
-        **spec.environment,
-        **{name: secrets[name] for name in spec.secret_names},
-        "PATH": f"{venv_bin}:/usr/local/bin:/usr/bin:/bin",
-        "HOME": str(home),
-        "HOST": "127.0.0.1",
-        "PORT": str(port),
-        "LANG": "C.UTF-8",
-    }
+    env = (
+        spec.environment
+        | {name: secrets[name] for name in spec.secret_names}
+        | {"HOST": "127.0.0.1", "LANG": "C.UTF-8"}
+    )
     if offline:
-        env |= {name: CLOSED_PROXY for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy")}
+        env |= dict.fromkeys(("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"), CLOSED_PROXY)
         env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost,::1"
-    return env | dict(extra)
+    return env | adds
 
 
 def collector_note() -> str:

@@ -19,6 +19,7 @@ outside the work tree, so a fresh clone on the same machine (CI) reuses the 1.1 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import fcntl
 import hashlib
 import json
@@ -99,12 +100,6 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def requirements_lock_hash(requirements: Path = REQUIREMENTS_FILE) -> str | None:
-    """The ``uv.lock`` SHA-256 recorded in the pins' header (None when absent)."""
-    match = re.search(r"^# uv\.lock sha256: ([0-9a-f]{64})$", requirements.read_text(encoding="utf-8"), re.M)
-    return match.group(1) if match else None
-
-
 def fetch_sdist(cache_dir: Path | None = None, *, log: Log = print) -> Path:
     """``<cache>/letta-<version>.tar.gz``, downloaded first if needed, its SHA-256 checked. PyPI's Simple API
     first (one small request); on failure (a mirror-only machine) ``pip download``, which honours pip's config."""
@@ -162,18 +157,11 @@ def lay_out_app(venv: LettaVenv, app_dir: Path, cache_dir: Path | None = None) -
     return start
 
 
-def _python_version(python: Path) -> tuple[int, int]:
-    code = "import sys; print(*sys.version_info[:2])"
-    major, minor = subprocess.run([python, "-c", code], capture_output=True, text=True, check=True).stdout.split()
-    return int(major), int(minor)
-
-
 def _marker_matches(venv: LettaVenv, requirements_sha: str) -> bool:
-    try:
+    with contextlib.suppress(OSError, ValueError):
         marker = json.loads(venv.marker.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return marker.get("requirements_sha256") == requirements_sha and (venv.bin_dir / "letta").exists()
+        return marker.get("requirements_sha256") == requirements_sha and (venv.bin_dir / "letta").exists()
+    return False
 
 
 def ensure_letta_venv(
@@ -195,14 +183,15 @@ def ensure_letta_venv(
 
 def _build(venv: LettaVenv, cache: Path, requirements_sha: str, python: Path, log: Log) -> None:
     started = time.monotonic()
-    version = _python_version(python)
+    probe = subprocess.run([python, "-c", "import sys; print(*sys.version_info[:2])"], capture_output=True, text=True)
+    version = tuple(map(int, probe.stdout.split()))
     if version not in SUPPORTED_PYTHONS:
         raise LettaInstallError(f"Letta {LETTA_VERSION} needs Python 3.11-3.13; {python} is {version}: pass --python")
     sdist = fetch_sdist(cache, log=log)
     with tempfile.TemporaryDirectory(dir=cache) as tmp:
         extract_from_sdist(sdist, Path(tmp), ("uv.lock",))
         lock_sha = sha256_file(Path(tmp) / "uv.lock")
-    if requirements_lock_hash() != lock_sha:
+    if f"# uv.lock sha256: {lock_sha}\n" not in REQUIREMENTS_FILE.read_text(encoding="utf-8"):
         raise LettaInstallError(f"{REQUIREMENTS_FILE.name} is not from the sdist's uv.lock: --regenerate-requirements")
     shutil.rmtree(venv.root, ignore_errors=True)
     log(f"letta-install: creating {venv.root}; pip install of the hash-pinned lock, a few minutes the first time")

@@ -1,8 +1,5 @@
-"""Start, recognise and stop the rehearsal's own processes, by PID *and* start time (psutil: Linux and macOS).
-
-A PID alone is not proof of ownership: after a reboot or a long pause another program may hold it. Every
-process `up` starts is recorded as `[pid, create_time]`; `down` touches it only while both still match.
-"""
+"""Start, recognise and stop the rehearsal's own processes by PID *and* start time (a PID alone may have been
+reused by another program), with psutil: Linux and macOS."""
 
 from __future__ import annotations
 
