@@ -99,8 +99,9 @@ def load(state: State, messages: int, clients: int) -> list[float]:
 
 
 def redis_memory(state: State) -> int:
-    port = next(arg for arg in psutil.Process(int(state.procs["redis"][0])).cmdline()[1:] if arg.isdigit())
-    info = subprocess.run(["redis-cli", "-p", port, "INFO", "memory"], capture_output=True, text=True, check=True)
+    redis = psutil.Process(int(state.procs["redis"][0]))  # its title no longer shows its arguments
+    port = next(c.laddr.port for c in redis.net_connections() if c.status == psutil.CONN_LISTEN)
+    info = subprocess.run(["redis-cli", "-p", str(port), "INFO", "memory"], capture_output=True, text=True, check=True)
     return int(next(line.split(":")[1] for line in info.stdout.splitlines() if line.startswith("used_memory:")))
 
 
@@ -142,11 +143,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--messages", type=int, default=100, help="messages per mode (default 100)")
     parser.add_argument("--clients", type=int, default=4, help="concurrent clients, one agent each (default 4)")
     parser.add_argument("--redis-messages", type=int, default=1000, help="messages before Redis memory is read")
+    parser.add_argument("--instances", default="1,2", help="comma-separated instance counts (default 1,2)")
     parser.add_argument("--pooling", default="off", help="comma-separated: off, on (on needs a TLS PostgreSQL)")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)
     rows = []
-    for instances in (1, 2):
+    for instances in map(int, args.instances.split(",")):
         for pooling in [mode == "on" for mode in args.pooling.split(",")]:
             rows.append(run_mode(instances, pooling, args.messages, args.clients, args.redis_messages))
             print(json.dumps(rows[-1]), flush=True)
