@@ -21,6 +21,8 @@ from scripts.embedded_postgres import (
 )
 from tests.fixtures_postgres import MAJORS, embedded_postgres_fixture, make_base_dir  # noqa: F401
 
+pytestmark = pytest.mark.postgres
+
 
 def test_wheel_provides_both_majors() -> None:
     assert available_majors() == list(MAJORS)

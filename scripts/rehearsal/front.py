@@ -65,9 +65,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("backends", nargs="+", help="instance base URLs, e.g. http://127.0.0.1:8300")
     args = parser.parse_args(argv)
     print(f"front: http://127.0.0.1:{args.port} -> {' '.join(args.backends)} (round robin)", flush=True)
-    uvicorn.run(
-        create_app([b.rstrip("/") for b in args.backends]), host="127.0.0.1", port=args.port, log_level="warning"
-    )
+    # An open stream must not hold `down` for long: a stopping front waits 2 s, then cuts its connections.
+    app = create_app([b.rstrip("/") for b in args.backends])
+    uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning", timeout_graceful_shutdown=2)
     return 0
 
 
