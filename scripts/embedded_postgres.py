@@ -72,12 +72,6 @@ def socket_dir_for(data_dir: Path, port: int) -> Path:
     return Path(tempfile.gettempdir()) / f"letta-pg-{digest}"
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @dataclass(frozen=True)
 class _Account:
     """The OS account the server processes run as."""
@@ -106,22 +100,9 @@ def _service_account() -> _Account | None:
     return _Account(entry.pw_name, entry.pw_uid, entry.pw_gid)
 
 
-def _log_tail(path: Path, lines: int = 5) -> str:
-    try:
-        text = path.read_text(errors="replace")
-    except OSError:
-        return "(no server log)"
-    tail = [line.strip() for line in text.splitlines() if line.strip()][-lines:]
-    return " | ".join(tail) or "(server log empty)"
-
-
 class EmbeddedPostgres:
-    """One PostgreSQL server on a data dir, reachable at 127.0.0.1 with SCRAM passwords.
-
-    ``start()`` runs ``initdb`` when the data dir is new, then starts the server (or adopts
-    one that is already running on that data dir). Used as a context manager it starts on
-    entry and stops on exit; the data dir is kept.
-    """
+    """One PostgreSQL server on a data dir, reachable at 127.0.0.1 with SCRAM passwords; as a context manager
+    it starts on entry and stops on exit (the data dir is kept)."""
 
     def __init__(
         self,
@@ -132,16 +113,9 @@ class EmbeddedPostgres:
         timeout: float = 60.0,
         durable: bool = True,
     ) -> None:
-        """Describe a server; nothing runs until ``start()``.
-
-        Args:
-            data_dir: the PostgreSQL data directory (created if missing).
-            major: PostgreSQL major version, one of ``available_majors()``.
-            port: TCP port on 127.0.0.1; a free one is picked at start when None.
-            timeout: seconds each of initdb, start-up and shutdown may take.
-            durable: False turns fsync off, for throwaway test servers (several times faster on
-                slow disks; a crash can then corrupt the data dir).
-        """
+        """Describe a server on `data_dir` (created if missing); nothing runs until ``start()``. `port` on
+        127.0.0.1 (None: a free one); `timeout` for each of initdb, start and stop; ``durable=False`` turns fsync
+        off for throwaway test servers (much faster on slow disks; a crash can corrupt the data dir)."""
         bin_dirs = _bin_dirs()
         if major not in bin_dirs:
             raise ValueError(f"PostgreSQL {major} is not in the wheel; available: {sorted(bin_dirs)}")
@@ -154,13 +128,13 @@ class EmbeddedPostgres:
         self._port = port
         self._account = _service_account()
 
-    # -- public API ---------------------------------------------------------------------------
-
     @property
     def port(self) -> int:
         """The TCP port (picked on first use when none was given)."""
         if self._port is None:
-            self._port = _free_port()
+            with socket.socket() as probe:  # the kernel's pick of a free port
+                probe.bind(("127.0.0.1", 0))
+                self._port = int(probe.getsockname()[1])
         return self._port
 
     @property
@@ -171,11 +145,6 @@ class EmbeddedPostgres:
             return path.read_text().strip()
         except FileNotFoundError:
             raise EmbeddedPostgresError(f"{path} is missing: the data dir was not initialised here") from None
-
-    @property
-    def socket_dir(self) -> Path:
-        """Directory holding the unix socket (for ``psql -h``)."""
-        return socket_dir_for(self.data_dir, self.port)
 
     @property
     def log_file(self) -> Path:
@@ -197,10 +166,7 @@ class EmbeddedPostgres:
         return status.returncode == 0
 
     def start(self) -> Self:
-        """Initialise the data dir if new, start the server and wait until it accepts connections.
-
-        Idempotent: a server already running on this data dir is adopted (its port is used).
-        """
+        """Initialise the data dir if new, start the server, wait for connections; adopts a running one."""
         if self.is_running():
             running_port = self._postmaster_port()
             if self._requested_port is not None and running_port != self._requested_port:
@@ -246,11 +212,7 @@ class EmbeddedPostgres:
             self._fail(f"did not stop (timeout {self.timeout:.0f} s)", result.stdout)
 
     def dsn(self, database: str = "postgres", *, user: str = SUPERUSER, password: str | None = None) -> str:
-        """A ``postgresql://user:password@127.0.0.1:port/database`` URI.
-
-        Without ``password``, the superuser's password is used for ``postgres`` and none for
-        other users.
-        """
+        """A ``postgresql://user:password@127.0.0.1:port/database`` URI (by default the superuser's)."""
         if password is None and user == SUPERUSER:
             password = self.superuser_password
         credentials = quote(user, safe="")
@@ -279,11 +241,6 @@ class EmbeddedPostgres:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
-
-    def __repr__(self) -> str:
-        return f"EmbeddedPostgres({str(self.data_dir)!r}, major={self.major}, port={self._port})"
-
-    # -- internals ----------------------------------------------------------------------------
 
     def _bin(self, name: str) -> str:
         return str(self.bin_dir / name)
@@ -420,7 +377,8 @@ class EmbeddedPostgres:
 
     def _fail(self, what: str, output: str) -> NoReturn:
         detail = f" (pg_ctl: {output.strip().splitlines()[-1]})" if output.strip() else ""
+        log = self.log_file.read_text(errors="replace") if self.log_file.exists() else "(no server log)"
+        tail = " | ".join([line.strip() for line in log.splitlines() if line.strip()][-5:]) or "(server log empty)"
         raise EmbeddedPostgresError(
-            f"PostgreSQL {self.major} on {self.data_dir} (port {self.port}) {what}{detail}; "
-            f"server log: {_log_tail(self.log_file)}"
+            f"PostgreSQL {self.major} on {self.data_dir} (port {self.port}) {what}{detail}; server log: {tail}"
         )

@@ -21,6 +21,8 @@ from scripts.embedded_postgres import (
 )
 from tests.postgres_server import MAJORS, make_base_dir
 
+pytestmark = pytest.mark.postgres
+
 
 def test_wheel_provides_both_majors() -> None:
     assert available_majors() == list(MAJORS)

@@ -65,22 +65,28 @@ def test_no_llm_key_and_no_offline_is_refused(state_dir: Path) -> None:
 
 def test_stale_pids_are_not_killed_and_down_still_succeeds(state_dir: Path) -> None:
     state_dir.mkdir(parents=True)
-    (state_dir / "letta").mkdir()
-    sleeper = subprocess.Popen(["sleep", "60"])  # a live process that is not ours, under a recorded PID
+    sleeper = subprocess.Popen(["sleep", "60"])  # a live process under a recorded PID, but started at another time
     try:
-        (state_dir / "letta" / "letta-server.pid").write_text(f"{sleeper.pid}\n")
-        State(
-            pg_port=1, app_password="a", server_password="b", encryption_key="c", offline=True, llm_pid=sleeper.pid
-        ).save(state_dir)
+        procs = {"llm": [sleeper.pid, 1.0], "letta-0": [sleeper.pid, 1.0]}
+        State(pg_port=1, app_password="a", server_password="b", encryption_key="c", offline=True, procs=procs).save(
+            state_dir
+        )
         down = run("--state-dir", str(state_dir), "down")
         assert down.returncode == 0, down.stderr
         assert sleeper.poll() is None, "a PID that no longer runs our program must be left alone"
         status = run("--state-dir", str(state_dir), "status")
         assert status.returncode == 0
-        assert "offline echo stopped" in status.stdout and "not running from this state folder" in status.stdout
+        assert "offline echo stopped" in status.stdout and "letta-0: not running" in status.stdout
     finally:
         sleeper.kill()
         sleeper.wait()
+
+
+def test_up_without_a_synthesized_task_definition_says_how_to_make_one(state_dir: Path, tmp_path: Path) -> None:
+    line = one_line_failure(run("--state-dir", str(state_dir), "up", "--offline", "--cdk-out", str(tmp_path)))
+    assert f"no Letta task definition in {tmp_path}" in line
+    assert "bash scripts/setup.sh" in line and "npx cdk synth -c env=dev -o cdk.out/dev" in line
+    assert not state_dir.exists()
 
 
 def test_smoke_without_up_says_so(state_dir: Path) -> None:

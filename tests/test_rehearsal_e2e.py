@@ -1,5 +1,6 @@
 """End to end, nothing mocked: `local_stack.py up --offline` (embedded PostgreSQL with pgvector, the cloud's
-bootstrap and connection-string code, Letta's migrations, the real Letta 0.16.8 server), then the walkthrough's
+bootstrap and connection-string code, then the container command read from `cdk.out`: the supervisor running Letta's
+own startup.sh, which migrates and starts the real server), then the walkthrough's
 agent flow through `smoke_test.py`, then `inspect_db.py --dsn` on the rows it left, then `down`.
 
 The only stand-in is the LLM: the clearly labelled offline echo endpoint. The first run on a machine installs
@@ -20,28 +21,19 @@ from pathlib import Path
 import pytest
 
 from scripts.local_stack import State, app_uri
+from tests.rehearsal import local_stack
 
 # Starts the real Letta server (and installs its venv on a fresh machine).
 pytestmark = pytest.mark.letta
 
 ROOT = Path(__file__).resolve().parents[1]
+pytestmark = [pytest.mark.letta, pytest.mark.postgres]
 
 
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
-
-
-def local_stack(state_dir: Path, *args: str, timeout: float = 1200) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "scripts/local_stack.py", "--state-dir", str(state_dir), *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
 
 
 @pytest.fixture(scope="module", name="rehearsal")
@@ -67,7 +59,9 @@ def test_up_brings_letta_up_healthy_on_the_bootstrapped_database(
     assert state is not None
     assert "bootstrap: bootstrap_sql applied, pgvector 0.8.5" in up.stdout
     assert "letta: schema at 1c28e167b74f, 49 tables in public" in up.stdout
-    assert f"Letta is up: http://127.0.0.1:{state.letta_port}" in up.stdout
+    assert f"Letta is up: http://127.0.0.1:{state.port}" in up.stdout
+    assert "letta: running the container command of " in up.stdout and "letta-dev-service.template.json" in up.stdout
+    assert "otel: /usr/local/bin/otelcol-contrib is absent here" in up.stdout
     assert "OFFLINE echo endpoint" in up.stdout
     # No secret reaches the terminal: the URI is shown redacted, the token only by where it is.
     for secret in (state.app_password, state.server_password, state.encryption_key):
@@ -76,15 +70,19 @@ def test_up_brings_letta_up_healthy_on_the_bootstrapped_database(
 
 
 def test_letta_logs_keep_no_secret(rehearsal: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
-    # Real Letta prints the server password and alembic the database URI; the logs must show neither.
+    # Real Letta prints the server password and alembic the database URI: the container's own supervisor, the
+    # one masking mechanism, must have masked both in what startup.sh wrote (migrations included).
     state_dir, up = rehearsal
     assert up.returncode == 0
     state = State.load(state_dir)
     assert state is not None
-    logs = {path.name: path.read_text(errors="replace") for path in (state_dir / "letta" / "logs").glob("*.log")}
-    assert {"letta-server.log", "migrations.log"} <= set(logs)
-    assert "Using secure mode with password: ***" in logs["letta-server.log"]
-    assert "Using database:" in logs["migrations.log"]
+    logs = {path.name: path.read_text(errors="replace") for path in (state_dir / "logs").glob("*.log")}
+    letta_log = logs["letta-0.log"]
+    assert "letta-supervisor: LLM keys exported: OPENAI_API_KEY" in letta_log
+    assert "No external Redis configuration detected, starting internal Redis..." in letta_log
+    assert "Using database:  postgresql+pg8000://letta_app:****@127.0.0.1:" in letta_log
+    assert "Database migration completed successfully." in letta_log
+    assert "Using secure mode with password: ****" in letta_log
     for name, text in logs.items():
         for secret in (state.app_password, state.server_password, state.encryption_key):
             assert secret not in text, name
@@ -134,9 +132,10 @@ def test_status_then_down_stops_exactly_what_up_started(
     assert "postgres: running on 127.0.0.1:" in status.stdout
     down = local_stack(state_dir, "down", timeout=120)
     assert down.returncode == 0, down.stderr
-    assert {"letta: stopped", "llm: offline echo stopped", "postgres: stopped"} <= set(down.stdout.splitlines())
+    stopped = {"letta-0: stopped", "llm: stopped", "letta-0: its private redis-server stopped", "postgres: stopped"}
+    assert stopped <= set(down.stdout.splitlines()), down.stdout
     after = local_stack(state_dir, "status", timeout=60)
-    assert "not running from this state folder" in after.stdout and "offline echo stopped" in after.stdout
+    assert "letta-0: not running" in after.stdout and "offline echo stopped" in after.stdout
     assert (state_dir / "pgdata" / "PG_VERSION").exists(), "down keeps the data"
     # Switching LLM mode on existing data is refused with a reason instead of a broken server.
     mixed = local_stack(state_dir, "up", timeout=60)

@@ -1,1 +1,2 @@
-"""Local rehearsal building blocks: the pinned Letta venv, its server process, an offline echo LLM."""
+"""Local rehearsal building blocks: the pinned Letta venv, the container command from cdk.out, our processes, an
+offline echo LLM and a round-robin front."""

@@ -1,0 +1,85 @@
+"""The Letta container of the synthesized task definition, run on this machine: its command, its environment,
+its secrets by name, and Letta 0.16.8's own `startup.sh`, laid out as the image has it.
+
+What is adapted, and only that (the command and `startup.sh` run byte for byte):
+- the image's working directory `/app` is `<state>/letta-<n>/app`, holding `letta/server/startup.sh`,
+  `alembic.ini` and `alembic/` from the sdist (`startup.sh` runs `alembic upgrade head` there);
+- `/app/.venv/bin` is the cached Letta venv's `bin`, first on PATH, so the command's `python3` is Letta's;
+- `redis-server`/`redis-cli` are Debian's in /usr/bin (`scripts/setup.sh` installs them);
+- `/usr/local/bin/otelcol-contrib` is absent: `startup.sh` starts it in the background, where the failure
+  does not stop the script (`set -e` ignores asynchronous commands); `up` says so in one line.
+Variables the rehearsal adds to the task's: PATH, HOME (`<state>/letta-<n>/home`), HOST/PORT (the script's
+own knobs: loopback and a port per instance), OPENAI_BASE_URL (the offline echo: an endpoint, not a secret,
+so it is not in the LLM-keys secret), LETTA_REDIS_HOST/PORT when instances share a Redis, and in offline
+mode HTTP(S)_PROXY at a closed loopback port so Letta's internet fetches fail at once instead of hanging.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from scripts.operator_cli import OperatorError
+from stacks import letta_contract as letta
+
+CLOSED_PROXY = "http://127.0.0.1:9"
+SYNTH_HINT = "run `bash scripts/setup.sh`, or `npx cdk synth -c env=dev -o cdk.out/dev`"
+
+
+@dataclass(frozen=True)
+class ContainerSpec:
+    """The Letta container as the synthesized task definition declares it."""
+
+    command: list[str]
+    environment: dict[str, str]
+    secret_names: list[str]
+    template: Path
+
+
+def read_task_definition(cdk_out: Path) -> ContainerSpec:
+    """The Letta container of the one ECS task definition among the templates in `cdk_out`."""
+    found = []
+    for template in sorted(cdk_out.glob("*.template.json")):
+        resources = json.loads(template.read_text(encoding="utf-8")).get("Resources", {})
+        for resource in resources.values():
+            if resource.get("Type") == "AWS::ECS::TaskDefinition":
+                for container in resource["Properties"]["ContainerDefinitions"]:
+                    if any(p.get("ContainerPort") == letta.PORT for p in container.get("PortMappings", [])):
+                        found.append((template, container))
+    if len(found) != 1:
+        what = "no" if not found else f"{len(found)}"
+        raise OperatorError(f"{what} Letta task definition in {cdk_out}: {SYNTH_HINT}")
+    template, container = found[0]
+    return ContainerSpec(
+        command=list(container["Command"]),
+        environment={e["Name"]: e["Value"] for e in container.get("Environment", [])},
+        secret_names=[s["Name"] for s in container.get("Secrets", [])],
+        template=template,
+    )
+
+
+def container_env(spec: ContainerSpec, secrets: Mapping[str, str], *, offline: bool, **adds: str) -> dict[str, str]:
+    """The whole environment of the command: the task's variables, each secret under its own name, then the
+    rehearsal's additions (`adds`: PATH, HOME, PORT, ...; see the module docstring). Nothing else leaks in."""
+    missing = [name for name in spec.secret_names if name not in secrets]
+    if missing:
+        raise OperatorError(f"the task definition names secrets the rehearsal cannot supply: {', '.join(missing)}")
+    env = (
+        spec.environment
+        | {name: secrets[name] for name in spec.secret_names}
+        | {"HOST": "127.0.0.1", "LANG": "C.UTF-8"}
+    )
+    if offline:
+        env |= dict.fromkeys(("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"), CLOSED_PROXY)
+        env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost,::1"
+    return env | adds
+
+
+def collector_note() -> str:
+    """One line on the OpenTelemetry collector `startup.sh` starts in the background."""
+    collector = Path("/usr/local/bin/otelcol-contrib")
+    if collector.exists():
+        return f"otel: {collector} present; startup.sh starts it with /etc/otel's config"
+    return f"otel: {collector} is absent here (the image has it); startup.sh's background start fails, Letta runs on"
