@@ -14,6 +14,7 @@ from scripts.memory_bench.costs import (
     monthly_io_cost,
 )
 from scripts.memory_bench.measure import SearchResult, TableSizes, ToastCheck
+from stacks.letta_contract import VERSION
 
 GIB = 2**30
 
@@ -129,7 +130,7 @@ def plot(results: Sequence[SearchResult], path: Path) -> None:
     ax.set_yscale("log")
     ax.set_xlabel("passages in the searched agent's archive")
     ax.set_ylabel("search latency, p50 (bar: p95), ms")
-    ax.set_title("Letta 0.16.8 archival search, vector(4096), no ANN index", fontsize=10)
+    ax.set_title(f"Letta {VERSION} archival search, vector(4096), no ANN index", fontsize=10)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7, loc="upper left")
     fig.tight_layout()
