@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from pathlib import Path
 from urllib.parse import urlsplit
 
 MAX_EMBEDDING_DIM = 4096
@@ -86,17 +85,20 @@ def run_letta_migrations(dsn: str, *, timeout: float = 600.0) -> None:
     Uses the cached Letta venv that ``scripts/rehearsal/letta_install.py`` builds (building it the first
     time, a few minutes). The schema thus comes from Letta's own migrations, never from DDL written here.
     """
-    from scripts.rehearsal.letta_install import ensure_letta_venv
+    from scripts.rehearsal.letta_install import default_cache_dir, ensure_letta_venv, lay_out_app
 
     venv = ensure_letta_venv()
+    # The image's /app as the rehearsal lays it out: alembic.ini and alembic/ from the sdist, run from there.
+    app_dir = default_cache_dir() / "memory-bench-app"
+    lay_out_app(venv, app_dir)
     env = {
         "PATH": f"{venv.bin_dir}{os.pathsep}/usr/bin{os.pathsep}/bin",
         "HOME": os.environ.get("HOME", "/tmp"),
         "LETTA_PG_URI": dsn,
     }
     proc = subprocess.run(
-        [str(venv.alembic), "upgrade", "head"],
-        cwd=Path(venv.migrations_dir),
+        [str(venv.bin_dir / "alembic"), "upgrade", "head"],
+        cwd=app_dir,
         env=env,
         capture_output=True,
         text=True,
