@@ -61,6 +61,19 @@ def key(default: Any, allowed: str, description: str, *, prod: Any = ..., **cons
     return Field(default=default, description=description, json_schema_extra=extra, **constraints)
 
 
+# Keys whose values AWS or PostgreSQL would refuse at deploy time, each with the rule that refuses them now.
+_AWS_RULES: dict[str, Callable[[str], str | None]] = {
+    "region": aws_rules.region_problem,
+    "db_name": aws_rules.database_name_problem,
+    "app_db_user": aws_rules.role_name_problem,
+    "letta_image": aws_rules.image_reference_problem,
+    "cache_node_type": aws_rules.cache_node_type_problem,
+    "llm_secret_arn": aws_rules.secret_arn_problem,
+    "letta_image_credentials_arn": aws_rules.secret_arn_problem,
+    "pipeline_connection_arn": aws_rules.connection_arn_problem,
+}
+
+
 class LettaConfig(BaseModel):
     """Everything the stacks may read, validated. Build it with `from_app` (or `from_mapping` in tests and
     scripts), never by hand."""
@@ -314,25 +327,13 @@ class LettaConfig(BaseModel):
         # "postgres_version": 17.9 typed as a number in cdk.json means the version "17.9".
         return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
 
-    @field_validator("region")
+    @field_validator(*_AWS_RULES)
     @classmethod
-    def _region(cls, value: str | None) -> str | None:
-        if value is not None and (problem := aws_rules.region_problem(value)):
-            raise ConfigError("region", value, problem)
-        return value
-
-    @field_validator("db_name")
-    @classmethod
-    def _db_name(cls, value: str) -> str:
-        if problem := aws_rules.database_name_problem(value):
-            raise ConfigError("db_name", value, problem)
-        return value
-
-    @field_validator("app_db_user")
-    @classmethod
-    def _app_db_user(cls, value: str) -> str:
-        if problem := aws_rules.role_name_problem(value):
-            raise ConfigError("app_db_user", value, problem)
+    def _aws_rule(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """The rule AWS or PostgreSQL would apply to this key at deploy time, applied now (stacks/aws_rules.py)."""
+        name = str(info.field_name)
+        if value is not None and (problem := _AWS_RULES[name](value)):
+            raise ConfigError(name, value, problem)
         return value
 
     @field_validator("db_allowed_cidrs", "api_allowed_cidrs")
@@ -348,39 +349,11 @@ class LettaConfig(BaseModel):
                 ) from None
         return tuple(cidrs)
 
-    @field_validator("letta_image")
-    @classmethod
-    def _image(cls, value: str) -> str:
-        if problem := aws_rules.image_reference_problem(value):
-            raise ConfigError("letta_image", value, problem)
-        return value
-
-    @field_validator("cache_node_type")
-    @classmethod
-    def _cache_node_type(cls, value: str) -> str:
-        if problem := aws_rules.cache_node_type_problem(value):
-            raise ConfigError("cache_node_type", value, problem)
-        return value
-
     @field_validator("log_retention_days")
     @classmethod
     def _retention(cls, value: int) -> int:
         if value not in LOG_RETENTION_DAYS:
             raise ConfigError("log_retention_days", value, cls._allowed("log_retention_days"))
-        return value
-
-    @field_validator("llm_secret_arn", "letta_image_credentials_arn")
-    @classmethod
-    def _secret_arn(cls, value: str | None, info: ValidationInfo) -> str | None:
-        if value is not None and (problem := aws_rules.secret_arn_problem(value)):
-            raise ConfigError(str(info.field_name), value, problem)
-        return value
-
-    @field_validator("pipeline_connection_arn")
-    @classmethod
-    def _connection_arn(cls, value: str | None) -> str | None:
-        if value is not None and (problem := aws_rules.connection_arn_problem(value)):
-            raise ConfigError("pipeline_connection_arn", value, problem)
         return value
 
     @field_validator("llm_secret_keys")
