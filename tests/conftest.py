@@ -2,10 +2,11 @@
 and the fixtures of the real PostgreSQL.
 
 Markers (pytest.ini) are derived here rather than written on every test, so a new test cannot forget one:
-`synth` for a test that synthesizes the CDK app (its module reads tests/cdk_app.py), `postgres` for one that
-uses the embedded server. `cli` (a command line run as its own process: the pinned CDK CLI, app.py, an
-operator script) and `letta` (the real Letta server or its venv) are set by their modules. The fast tier:
-`-m "not synth and not cli and not postgres and not letta"`.
+`synth` for a test that synthesizes (its module reads tests/cdk_app.py or builds a Stack), `postgres` for one
+that uses the embedded server (the fixture, or `shared_server` for a module's own fixture). `cli` (a command
+line run as its own process: the pinned CDK CLI, app.py, an operator script) and `letta` (the real Letta
+server or its venv) are set by their modules. The fast tier: `-m "not synth and not cli and not postgres and
+not letta"`.
 """
 
 from __future__ import annotations
@@ -33,9 +34,9 @@ os.environ.pop("CDK_DEFAULT_REGION", None)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         module = getattr(item, "module", None)
-        if module is not None and any(hasattr(module, name) for name in ("synthesize", "synthesized")):
+        if module is not None and any(hasattr(module, name) for name in ("synthesize", "synthesized", "assertions")):
             item.add_marker(pytest.mark.synth)
-        if "embedded_postgres" in getattr(item, "fixturenames", ()):
+        if "embedded_postgres" in getattr(item, "fixturenames", ()) or hasattr(module, "shared_server"):
             item.add_marker(pytest.mark.postgres)
 
 

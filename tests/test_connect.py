@@ -292,6 +292,7 @@ def test_help_covers_every_flag(capsys: pytest.CaptureFixture[str]) -> None:
     assert "db_allowed_cidrs" in out
 
 
+@pytest.mark.cli
 def test_runs_as_a_script_from_any_directory(tmp_path: Path) -> None:
     env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
     result = subprocess.run(

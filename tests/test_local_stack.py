@@ -16,6 +16,9 @@ import pytest
 
 from scripts.local_stack import State
 
+# Every test here runs scripts/local_stack.py as its own process, the way an operator does.
+pytestmark = pytest.mark.cli
+
 ROOT = Path(__file__).resolve().parents[1]
 
 

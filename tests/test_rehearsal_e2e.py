@@ -23,10 +23,8 @@ import pytest
 from scripts.local_stack import State, app_uri
 from tests.rehearsal import local_stack
 
-# Starts the real Letta server (and installs its venv on a fresh machine).
-pytestmark = pytest.mark.letta
-
 ROOT = Path(__file__).resolve().parents[1]
+# Starts the real Letta server (and installs its venv on a fresh machine) on the embedded PostgreSQL.
 pytestmark = [pytest.mark.letta, pytest.mark.postgres]
 
 
