@@ -41,7 +41,7 @@ from scripts.stack_outputs import (
     stack_name,
     stack_outputs,
 )
-from stacks.pgvector.runtime.pgvector_bootstrap.connection_string import redact
+from stacks.pgsql.connection_string import redact
 
 EXIT_STACK = 3  # the stack or one of its outputs is missing, or AWS refused to describe it
 EXIT_SECRET = 4  # the secret could not be read, or lacks username/password

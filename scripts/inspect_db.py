@@ -41,13 +41,13 @@ from scripts.stack_outputs import (
     stack_name,
     stack_outputs,
 )
-from stacks.pgvector.psycopg_executor import PsycopgExecutor
-from stacks.pgvector.runtime.pgvector_bootstrap.bootstrap import VERSION_QUERY
-from stacks.pgvector.runtime.pgvector_bootstrap.connection_string import redact
-from stacks.pgvector.runtime.pgvector_bootstrap.data_api import DataApiExecutor
-from stacks.pgvector.runtime.pgvector_bootstrap.errors import BootstrapError, StatementError
-from stacks.pgvector.runtime.pgvector_bootstrap.executor import Executor
-from stacks.pgvector.runtime.pgvector_bootstrap.sql_text import quote_literal
+from stacks.pgsql.bootstrap import VERSION_QUERY
+from stacks.pgsql.connection_string import redact
+from stacks.pgsql.data_api import DataApiExecutor
+from stacks.pgsql.errors import BootstrapError, StatementError
+from stacks.pgsql.executor import Executor
+from stacks.pgsql.psycopg_executor import PsycopgExecutor
+from stacks.pgsql.sql_text import quote_literal
 
 EXIT_STACK = 3  # the stack or one of its outputs is missing, or AWS refused to describe it
 EXIT_CONNECTION = 4  # the database could not be reached

@@ -4,7 +4,7 @@ command read from the synthesized task definition (`cdk.out/dev`), on one machin
 
     python scripts/local_stack.py up [--offline] [--instances 2] | smoke | status | down [--wipe]
 
-Bootstrap: the Lambda's own `pgvector_bootstrap.apply` (psycopg in place of the Data API) and `build_uri`.
+Bootstrap: the Lambda's own `stacks.pgsql.bootstrap.apply` (psycopg in place of the Data API) and `build_uri`.
 Letta: the task's command (supervisor, then Letta's own `startup.sh`, which migrates), its environment and a
 value for each secret it names (scripts/rehearsal/container.py lists what is adapted). `--instances 2`: two
 such containers, one PostgreSQL, a shared Redis, a round-robin front on `--port` in place of the ALB.
@@ -36,11 +36,11 @@ try:
     from scripts.rehearsal.offline_llm import ECHO_MODEL
     from stacks import letta_contract as letta
     from stacks.config import LettaConfig
-    from stacks.pgvector.psycopg_executor import PsycopgExecutor
-    from stacks.pgvector.runtime.pgvector_bootstrap.bootstrap import apply
-    from stacks.pgvector.runtime.pgvector_bootstrap.connection_string import build_uri, redact
-    from stacks.pgvector.runtime.pgvector_bootstrap.errors import BootstrapError
-    from stacks.pgvector.runtime.pgvector_bootstrap.sql_files import load_sql_files
+    from stacks.pgsql.bootstrap import apply
+    from stacks.pgsql.connection_string import build_uri, redact
+    from stacks.pgsql.errors import BootstrapError
+    from stacks.pgsql.psycopg_executor import PsycopgExecutor
+    from stacks.pgsql.sql_files import load_sql_files
     from stacks.service.supervisor import LLM_KEY_MAP_VAR, LLM_KEYS_VAR
 except ModuleNotFoundError as missing:  # a fresh clone before setup: one line, not a traceback
     sys.exit(f"local_stack.py: missing Python package {missing.name!r}: run `bash scripts/setup.sh` first")

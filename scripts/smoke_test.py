@@ -33,9 +33,9 @@ from scripts.stack_outputs import (
     stack_outputs,
 )
 from stacks.letta_contract import HEALTH_PATH, PORT
-from stacks.pgvector.runtime.pgvector_bootstrap.errors import BootstrapError, StatementError
-from stacks.pgvector.runtime.pgvector_bootstrap.executor import Executor
-from stacks.pgvector.runtime.pgvector_bootstrap.sql_text import quote_literal
+from stacks.pgsql.errors import BootstrapError, StatementError
+from stacks.pgsql.executor import Executor
+from stacks.pgsql.sql_text import quote_literal
 
 EXIT_STACK = 3  # stack outputs or the server password could not be read
 EXIT_HEALTH = 4  # /v1/health/ did not answer 200 in time

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from scripts.embedded_postgres import EmbeddedPostgres
-from stacks.pgvector.runtime.pgvector_bootstrap.sql_files import SqlFile, load_sql_files
+from stacks.pgsql.sql_files import SqlFile, load_sql_files
 from tests.postgres_server import MAJORS, SQL_DIR, generate_password, shared_server, unique_role
 
 ROOT = Path(__file__).resolve().parents[1]

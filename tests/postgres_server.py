@@ -14,7 +14,7 @@ import uuid
 from pathlib import Path
 
 from scripts.embedded_postgres import EmbeddedPostgres
-from stacks.pgvector.runtime.pgvector_bootstrap.connection_string import ALLOWED_PASSWORD_CHARS
+from stacks.pgsql.connection_string import ALLOWED_PASSWORD_CHARS
 
 ROOT = Path(__file__).resolve().parents[1]
 SQL_DIR = ROOT / "bootstrap_sql"

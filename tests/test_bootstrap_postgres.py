@@ -9,12 +9,12 @@ import pytest
 from psycopg import errors as pg_errors
 
 from scripts.embedded_postgres import EmbeddedPostgres
-from stacks.pgvector.psycopg_executor import PsycopgExecutor
-from stacks.pgvector.runtime.pgvector_bootstrap.bootstrap import apply
-from stacks.pgvector.runtime.pgvector_bootstrap.connection_string import build_uri
-from stacks.pgvector.runtime.pgvector_bootstrap.errors import BootstrapError
-from stacks.pgvector.runtime.pgvector_bootstrap.scram import scram_sha256_verifier
-from stacks.pgvector.runtime.pgvector_bootstrap.sql_files import SqlFile
+from stacks.pgsql.bootstrap import apply
+from stacks.pgsql.connection_string import build_uri
+from stacks.pgsql.errors import BootstrapError
+from stacks.pgsql.psycopg_executor import PsycopgExecutor
+from stacks.pgsql.scram import scram_sha256_verifier
+from stacks.pgsql.sql_files import SqlFile
 from tests.postgres_server import generate_password, unique_role
 
 PGVECTOR = "0.8.5"

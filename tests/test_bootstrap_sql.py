@@ -8,15 +8,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from stacks.pgvector.runtime.pgvector_bootstrap.bootstrap import plan
-from stacks.pgvector.runtime.pgvector_bootstrap.errors import BootstrapError
-from stacks.pgvector.runtime.pgvector_bootstrap.sql_files import (
+from stacks.pgsql.bootstrap import plan
+from stacks.pgsql.errors import BootstrapError
+from stacks.pgsql.sql_files import (
     SqlFile,
     files_from_properties,
     load_sql_files,
     sql_hash,
 )
-from stacks.pgvector.runtime.pgvector_bootstrap.sql_text import (
+from stacks.pgsql.sql_text import (
     quote_ident,
     quote_literal,
     render,

@@ -15,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from psycopg.conninfo import conninfo_to_dict
 
-from stacks.pgvector.runtime.pgvector_bootstrap.connection_string import (
+from stacks.pgsql.connection_string import (
     ALLOWED_PASSWORD_CHARS,
     build_uri,
     redact,

@@ -14,15 +14,15 @@ import pytest
 from botocore.exceptions import EndpointConnectionError
 from botocore.stub import ANY, Stubber
 
-from stacks.pgvector.runtime.pgvector_bootstrap.bootstrap import VERSION_QUERY, apply, plan
-from stacks.pgvector.runtime.pgvector_bootstrap.data_api import (
+from stacks.pgsql.bootstrap import VERSION_QUERY, apply, plan
+from stacks.pgsql.data_api import (
     BACKOFF_CAP_S,
     TRANSIENT_ERROR_CODES,
     DataApiExecutor,
     backoff_delay,
 )
-from stacks.pgvector.runtime.pgvector_bootstrap.errors import BootstrapError, StatementError
-from stacks.pgvector.runtime.pgvector_bootstrap.sql_files import load_sql_files
+from stacks.pgsql.errors import BootstrapError, StatementError
+from stacks.pgsql.sql_files import load_sql_files
 from tests.postgres_server import SQL_DIR
 
 CLUSTER_ARN = "arn:aws:rds:us-east-1:123456789012:cluster:letta-data"

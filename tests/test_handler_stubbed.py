@@ -20,11 +20,11 @@ import pytest
 from botocore.stub import Stubber
 
 from scripts.embedded_postgres import EmbeddedPostgres
-from stacks.pgvector.psycopg_executor import PsycopgExecutor
-from stacks.pgvector.runtime.pgvector_bootstrap import handler
-from stacks.pgvector.runtime.pgvector_bootstrap.errors import BootstrapError
-from stacks.pgvector.runtime.pgvector_bootstrap.executor import Executor
-from stacks.pgvector.runtime.pgvector_bootstrap.sql_files import SqlFile, sql_hash
+from stacks.pgsql.errors import BootstrapError
+from stacks.pgsql.executor import Executor
+from stacks.pgsql.psycopg_executor import PsycopgExecutor
+from stacks.pgsql.sql_files import SqlFile, sql_hash
+from stacks.pgvector import handler
 from tests.postgres_server import generate_password, unique_role
 
 ACCOUNT = "123456789012"

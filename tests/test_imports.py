@@ -1,16 +1,20 @@
 """The project's modules import each other in one direction only: a walk of every import in stacks/, scripts/
-and app.py finds no cycle (a cycle once hid behind an import inside a function), and the Lambda's runtime
-package imports nothing from CDK or from the rest of the project, so its zip runs on its own."""
+and app.py finds no cycle (a cycle once hid behind an import inside a function), and the Lambda's zip (its
+handler and the `stacks/pgsql` modules it imports) runs on its own, holding nothing it does not run."""
 
 from __future__ import annotations
 
 import ast
+import json
+import subprocess
+import sys
 from pathlib import Path
+
+from stacks.pgvector import lambda_asset
 
 ROOT = Path(__file__).resolve().parents[1]
 
 PACKAGES = ("stacks", "scripts")
-RUNTIME = ROOT / "stacks" / "pgvector" / "runtime"
 
 
 def module_name(path: Path) -> str:
@@ -102,32 +106,43 @@ def test_no_module_imports_in_a_circle() -> None:
     assert cycles(graph()) == []
 
 
-def test_the_lambda_runtime_imports_only_itself_and_the_standard_library_or_boto3() -> None:
-    for path in RUNTIME.rglob("*.py"):
+def test_the_lambda_zip_imports_only_the_standard_library_boto3_and_itself() -> None:
+    shipped = {module_name(f) for f in lambda_asset.shipped_files()}
+    for path in lambda_asset.shipped_files():
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom) and node.level:
-                continue
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
-            if isinstance(node, ast.ImportFrom):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and not node.level:
                 names = [node.module or ""]
+            else:
+                continue
             for name in names:
                 top = name.split(".")[0]
-                assert top not in ("aws_cdk", "constructs", "stacks", "scripts", "tests", "cdk_nag", "psycopg"), (
-                    path,
-                    name,
-                )
+                allowed = top in sys.stdlib_module_names or top in ("boto3", "botocore") or name in shipped
+                assert allowed, f"{path.relative_to(ROOT)} imports {name}, which the Lambda zip does not hold"
 
 
-def test_the_lambda_zip_holds_only_what_the_handler_runs() -> None:
-    """Every module of the runtime folder (the Lambda's asset, zipped whole) is reached from the handler."""
-    files = sorted(p for p in RUNTIME.rglob("*.py") if "__pycache__" not in p.parts)
-    known = {module_name(f) for f in files}
-    edges = {module_name(f): imports_of(f, known) for f in files}
-    reached, todo = set(), ["stacks.pgvector.runtime.pgvector_bootstrap.handler"]
-    while todo:
-        module = todo.pop()
-        if module not in reached:
-            reached.add(module)
-            todo += sorted(edges.get(module, ()))
-    package = "stacks.pgvector.runtime.pgvector_bootstrap"
-    assert known - reached <= {package}, f"shipped but never run by the Lambda: {sorted(known - reached - {package})}"
+def test_the_lambda_zip_runs_on_its_own_and_holds_only_what_the_handler_imports(tmp_path: Path) -> None:
+    """The zip's files, staged as the construct stages them, imported in a fresh interpreter that sees them
+    before the project: the handler loads from them alone, and every file shipped is one it loads."""
+    lambda_asset.stage(tmp_path)
+    shipped = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*.py"))
+    probe = (
+        "import json, sys; sys.path.insert(0, '.'); import stacks.pgvector.handler; "
+        "files = [getattr(m, '__file__', None) or '' for m in list(sys.modules.values())]; "
+        "print(json.dumps(sorted(f for f in files if f.startswith(sys.argv[1]) or f.startswith(sys.argv[2]))))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-I", "-c", probe, str(tmp_path), str(ROOT / "stacks")],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    loaded = json.loads(result.stdout)
+    assert not [f for f in loaded if f.startswith(str(ROOT))], "the handler reached past its zip into stacks/"
+    assert sorted(str(Path(f).relative_to(tmp_path)) for f in loaded) == shipped
+    assert "stacks/pgvector/handler.py" in shipped and "stacks/pgsql/bootstrap.py" in shipped
+    assert "stacks/pgsql/psycopg_executor.py" not in shipped

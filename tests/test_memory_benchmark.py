@@ -21,10 +21,10 @@ from scripts.memory_bench.costs import break_even_searches_per_day, buffer_cache
 from scripts.memory_bench.letta_schema import DEFAULT_TOP_K, MAX_EMBEDDING_DIM, SEARCH_SQL, run_letta_migrations
 from scripts.memory_bench.load import BENCH_ORG, multi_tenant, padded_embeddings, vector_binary
 from scripts.memory_bench.measure import explain, query_vectors, search
-from stacks.pgvector.psycopg_executor import PsycopgExecutor
-from stacks.pgvector.runtime.pgvector_bootstrap.bootstrap import apply
-from stacks.pgvector.runtime.pgvector_bootstrap.connection_string import build_uri
-from stacks.pgvector.runtime.pgvector_bootstrap.sql_files import SqlFile
+from stacks.pgsql.bootstrap import apply
+from stacks.pgsql.connection_string import build_uri
+from stacks.pgsql.psycopg_executor import PsycopgExecutor
+from stacks.pgsql.sql_files import SqlFile
 
 # -- no database ------------------------------------------------------------------------------------------
 

@@ -7,8 +7,9 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from stacks.pgsql.sql_files import load_sql_files, sql_hash
+from stacks.pgvector import lambda_asset
 from stacks.pgvector.construct import SQL_DIR
-from stacks.pgvector.runtime.pgvector_bootstrap.sql_files import load_sql_files, sql_hash
 from tests.cdk_app import only, resources, synthesized
 
 
@@ -22,7 +23,7 @@ def bootstrap(template: dict[str, Any]) -> dict[str, Any]:
 
 def handler(template: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     functions = resources(template, "AWS::Lambda::Function")
-    return next((k, f) for k, f in functions.items() if f["Properties"].get("Handler", "").startswith("pgvector"))
+    return next((k, f) for k, f in functions.items() if f["Properties"].get("Handler") == lambda_asset.HANDLER)
 
 
 def test_bootstrap_runs_after_the_writer_instance() -> None:

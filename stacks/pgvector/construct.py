@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import tempfile
 from pathlib import Path
 
 from aws_cdk import CustomResource, Duration, RemovalPolicy, Stack
@@ -17,9 +18,9 @@ from constructs import Construct, IConstruct
 
 from stacks.generated_secret import generated_secret
 from stacks.nag import acknowledge
-from stacks.pgvector.runtime.pgvector_bootstrap.sql_files import load_sql_files, sql_hash
+from stacks.pgsql.sql_files import load_sql_files, sql_hash
+from stacks.pgvector import lambda_asset
 
-RUNTIME_DIR = Path(__file__).resolve().parent / "runtime"
 SQL_DIR = Path(__file__).resolve().parents[2] / "bootstrap_sql"
 # The handler gives up a minute before its own timeout, and CloudFormation gives up soon after: a stuck
 # bootstrap fails the stack in minutes, never in the hour a silent custom resource costs.
@@ -150,19 +151,23 @@ class PgvectorBootstrap(Construct):
                 actions=["secretsmanager:PutSecretValue"], resources=[self.connection_secret.secret_arn]
             )
         )
-        return lambda_.Function(
-            self,
-            "Handler",
-            description="Applies bootstrap_sql through the RDS Data API and writes LETTA_PG_URI",
-            runtime=lambda_.Runtime.PYTHON_3_14,
-            architecture=lambda_.Architecture.ARM_64,
-            handler="pgvector_bootstrap.handler.on_event",
-            code=lambda_.Code.from_asset(str(RUNTIME_DIR), exclude=["**/__pycache__", "**/*.pyc"]),
-            timeout=HANDLER_TIMEOUT,
-            memory_size=256,
-            role=role,
-            log_group=log_group,
-        )
+        # The asset is staged (copied into the cloud assembly, hashed by content and relative path) while the
+        # Function is constructed, so the directory it is read from need not outlive this block.
+        with tempfile.TemporaryDirectory(prefix="pgvector-bootstrap-") as staging:
+            lambda_asset.stage(Path(staging))
+            return lambda_.Function(
+                self,
+                "Handler",
+                description="Applies bootstrap_sql through the RDS Data API and writes LETTA_PG_URI",
+                runtime=lambda_.Runtime.PYTHON_3_14,
+                architecture=lambda_.Architecture.ARM_64,
+                handler=lambda_asset.HANDLER,
+                code=lambda_.Code.from_asset(staging),
+                timeout=HANDLER_TIMEOUT,
+                memory_size=256,
+                role=role,
+                log_group=log_group,
+            )
 
     def _acknowledge(self, provider: cr.Provider, handler: lambda_.Function) -> None:
         # cdk-nag 3 matches a finding's full id, so each names exactly the policy or resource it accepts.

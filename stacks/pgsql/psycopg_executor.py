@@ -1,5 +1,5 @@
-"""An ``Executor`` over a psycopg connection: the local and test path. It sits beside the construct, outside
-the Lambda's runtime folder, so the Lambda zip holds only what the Lambda runs."""
+"""An ``Executor`` over a psycopg connection: the rehearsal's, the scripts' and the tests' path. The handler
+never imports it, so the Lambda's zip leaves it out."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Self
 
 import psycopg
 
-from stacks.pgvector.runtime.pgvector_bootstrap.errors import StatementError
+from stacks.pgsql.errors import StatementError
 
 
 class PsycopgExecutor:

@@ -21,13 +21,13 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .bootstrap import apply, rename_role
-from .connection_string import build_uri, redact, validate_password
-from .data_api import DataApiExecutor
-from .errors import BootstrapError
-from .executor import Executor
-from .sql_files import SqlFile, files_from_properties, sql_hash
-from .sql_text import validate_identifier
+from stacks.pgsql.bootstrap import apply, rename_role
+from stacks.pgsql.connection_string import build_uri, redact, validate_password
+from stacks.pgsql.data_api import DataApiExecutor
+from stacks.pgsql.errors import BootstrapError
+from stacks.pgsql.executor import Executor
+from stacks.pgsql.sql_files import SqlFile, files_from_properties, sql_hash
+from stacks.pgsql.sql_text import validate_identifier
 
 LOGGER = logging.getLogger("pgvector_bootstrap")
 LOGGER.setLevel(logging.INFO)
