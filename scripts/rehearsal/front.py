@@ -5,7 +5,7 @@ and the answer carries ``X-Served-By: <instance index>`` so a test can show whic
 ALB without stickiness, it keeps no affinity: that is the point of the rehearsal. Runs with the Letta venv's
 Python (Starlette, httpx and uvicorn are pinned there):
 
-    <letta venv>/bin/python -m scripts.rehearsal.front --port 8283 http://127.0.0.1:P1 http://127.0.0.1:P2
+    <letta venv>/bin/python -m scripts.rehearsal.front --port <port> http://127.0.0.1:P1 http://127.0.0.1:P2
 """
 
 from __future__ import annotations

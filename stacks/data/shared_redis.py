@@ -7,7 +7,7 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_elasticache as elasticache
 from constructs import Construct
 
-from stacks.letta_contract import REDIS_DEFAULT_PORT
+from stacks.letta_contract import REDIS_DEFAULT_PORT, VERSION
 from stacks.nag import acknowledge
 
 # Valkey, the open-source Redis fork ElastiCache prices lowest; Letta's redis-py client speaks its protocol.
@@ -17,7 +17,7 @@ ENGINE_VERSION = "8.0"
 # LETTA_REDIS_PORT alone: no ssl, no password. That rules out ElastiCache Serverless (TLS only) and in-transit
 # encryption or AUTH on this node; the network is the access control.
 _CLIENT = (
-    "Letta 0.16.8's Redis client takes only LETTA_REDIS_HOST and LETTA_REDIS_PORT "
+    f"Letta {VERSION}'s Redis client takes only LETTA_REDIS_HOST and LETTA_REDIS_PORT "
     "(letta/data_sources/redis_client.py, get_redis_client): it cannot speak TLS or send AUTH."
 )
 

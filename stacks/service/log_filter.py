@@ -1,6 +1,6 @@
 """The container command that keeps Letta's secrets out of CloudWatch and loses no line of its log.
 
-Letta 0.16.8 prints secrets at every start: alembic's `Using database: postgresql+pg8000://user:PASSWORD@…`
+The pinned Letta (stacks/letta_contract.py) prints secrets at every start: alembic's `Using database: postgresql+pg8000://user:PASSWORD@…`
 and secure mode's `▶ Using secure mode with password: PASSWORD`. The container therefore runs a small
 supervisor (supervisor.py, stdlib only) as PID 1 with the image's Python; it starts Letta's own start script
 with stdout and stderr into a pipe, masks the values of the task's secret variables and any
