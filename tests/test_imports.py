@@ -107,8 +107,9 @@ def test_no_module_imports_in_a_circle() -> None:
 
 
 def test_the_lambda_zip_imports_only_the_standard_library_boto3_and_itself() -> None:
-    shipped = {module_name(f) for f in lambda_asset.shipped_files()}
-    for path in lambda_asset.shipped_files():
+    files = lambda_asset.shipped_files()
+    shipped = {module_name(f) for f in files}
+    for path in files:
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Import):
                 names = [alias.name for alias in node.names]
