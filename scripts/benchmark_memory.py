@@ -71,7 +71,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--archive-sizes",
         default="1000,10000",
-        help="single-archive sizes, comma-separated, '' for none (default 1000,10000; the README adds 100000)",
+        help="single-archive sizes, comma-separated, '' for none (default 1000,10000; docs/memory.md adds 100000)",
     )
     parser.add_argument("--widths", default=f"{OPENAI_SMALL_DIM},4096", help="filled dims of the single archives")
     parser.add_argument("--searches", type=int, default=200, help="timed searches per shape (default 200)")

@@ -5,8 +5,7 @@
 2. time of the smoke test against it (the walkthrough's agent flow, database checks included);
 3. an archival-memory search over one archive of N passages (1k, 10k, 100k), through
    `scripts/benchmark_memory.py` on the rehearsal's own database: Letta's exact query on Letta's migrated
-   schema (the multi-tenant shapes, the levers and the Aurora arithmetic are that script's; see README,
-   "Agent memory at scale").
+   schema (the multi-tenant shapes, the levers and the Aurora arithmetic are that script's; see docs/memory.md).
 
 Prints a table; `--json` for machines. Not a test: nothing here asserts, it measures.
 """

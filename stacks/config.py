@@ -1,7 +1,7 @@
 """The one typed, validated configuration every stack reads: a declarative pydantic model.
 
 Every key is defined once, below: its type, its default (per profile where dev and prod differ), what is
-allowed and what it means. README's config table is generated from these definitions
+allowed and what it means. docs/configuration.md's config table is generated from these definitions
 (`scripts/config_table.py`). Values come from CDK context: `cdk.json` holds what the user edits, `-c
 key=value` overrides it; a `-c` value arrives as a string and is parsed the same way as the value
 typed in cdk.json (`stacks/context_values.py`: numbers, `true`/`false`, comma or JSON lists, JSON objects).
@@ -39,7 +39,8 @@ __all__ = [
 
 PROFILES = ("dev", "prod")
 POSTGRES_VERSIONS = ("17.4", "17.5", "17.6", "17.7", "17.9")
-DEFAULT_POSTGRES_VERSION = POSTGRES_VERSIONS[-1]  # the newest 17 minor aws-cdk-lib knows; README says how to bump
+# The newest 17 minor aws-cdk-lib knows; docs/choices.md says how to bump it.
+DEFAULT_POSTGRES_VERSION = POSTGRES_VERSIONS[-1]
 # Environment variables Letta reads for LLM providers; the LLM-key secret may map its JSON keys to these.
 LLM_ENV_VARS = letta_contract.LLM_ENV_VARS
 # Context keys that belong to the CDK (feature flags, CLI settings, lookup caches), never refused here.
@@ -54,7 +55,7 @@ _JSON_KEY = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 def key(default: Any, allowed: str, description: str, *, prod: Any = ..., **constraints: Any) -> Any:
     """One key's definition: its default (and the prod profile's, when it differs), what is allowed (the
-    refusal names it, README shows it) and what the key does (README)."""
+    refusal names it, the config table shows it) and what the key does (the table)."""
     extra: dict[str, Any] = {"allowed": allowed}
     if prod is not ...:
         extra["prod"] = prod
@@ -105,7 +106,7 @@ class LettaConfig(BaseModel):
     max_acu: float = key(
         1,
         "1 to 256 Aurora capacity units in steps of 0.5, at least min_acu, with room for the connection budget",
-        "Aurora maximum capacity; sets max_connections (README: Scaling out)",
+        "Aurora maximum capacity; sets max_connections (docs/scaling.md)",
         prod=4,
         ge=1,
         le=256,
@@ -141,7 +142,7 @@ class LettaConfig(BaseModel):
     storage_type: Literal["aurora", "aurora-iopt1"] = key(
         "aurora",
         "aurora, aurora-iopt1",
-        "Aurora storage: standard (I/O billed per request) or I/O-Optimized (README: break-even)",
+        "Aurora storage: standard (I/O billed per request) or I/O-Optimized (docs/memory.md: break-even)",
         prod="aurora-iopt1",
     )
     db_name: str = key(
@@ -300,7 +301,7 @@ class LettaConfig(BaseModel):
         for name, value in data.items():
             if name not in cls.model_fields:
                 close = difflib.get_close_matches(_normal(name), CONFIG_KEYS, n=1, cutoff=0.6)
-                hint = f"did you mean '{close[0]}'?" if close else "see the config table in README.md"
+                hint = f"did you mean '{close[0]}'?" if close else "see the config table in docs/configuration.md"
                 raise ConfigError(name, value, f"not a config key; {hint}")
         # A JSON null means "unset", as a missing key does: the default applies.
         parsed = {name: _coerce(name, value) for name, value in data.items() if value is not None}
@@ -474,7 +475,7 @@ class LettaConfig(BaseModel):
         if self.llm_secret_arn:
             return
         # The secret the stack creates is filled by the operator as {"OPENAI_API_KEY": "..."}: members are
-        # named like the variables (README and the SetLlmKeysCommand output say so).
+        # named like the variables (docs/operations.md and the SetLlmKeysCommand output say so).
         for env_var, json_key in self.llm_secret_keys.items():
             if json_key != env_var:
                 raise ConfigError(
@@ -497,7 +498,7 @@ class LettaConfig(BaseModel):
     @classmethod
     def _allowed(cls, name: str) -> str:
         extra = cls.model_fields[name].json_schema_extra
-        return str(extra["allowed"]) if isinstance(extra, dict) else "see README.md"
+        return str(extra["allowed"]) if isinstance(extra, dict) else "see docs/configuration.md"
 
 
 CONFIG_KEYS: tuple[str, ...] = tuple(LettaConfig.model_fields)

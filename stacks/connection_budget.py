@@ -1,6 +1,6 @@
 """The connection budget: the most PostgreSQL connections Letta's tasks, the bootstrap and operators can hold at
 once, against Aurora's max_connections at the configured capacity. The config refuses a budget that does not fit
-(stacks/config.py); README's "Scaling out" table and the connection alarm read the same numbers.
+(stacks/config.py); docs/scaling.md's table and the connection alarm read the same numbers.
 
 No CDK import: the config model imports it.
 """
@@ -53,7 +53,7 @@ class ConnectionBudget:
         return self.needed <= self.limit
 
     def explain(self) -> str:
-        """The arithmetic, as README and the refusal show it."""
+        """The arithmetic, as docs/scaling.md and the refusal show it."""
         tasks = f"{self.max_tasks} task{'s' if self.max_tasks > 1 else ''}"
         return (
             f"{tasks} x {DEPLOYMENT_OVERLAP} (deployment overlap) x {self.per_task} per task "

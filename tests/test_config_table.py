@@ -1,13 +1,13 @@
-"""README's config table is generated from the model; a stale table fails here."""
+"""docs/configuration.md's config table is generated from the model; a stale table fails here."""
 
 from __future__ import annotations
 
 from scripts import config_table
 
 
-def test_readme_config_table_is_generated_from_the_model() -> None:
-    readme = config_table.README.read_text()
-    assert config_table.render(readme) == readme, "README.md's config table is stale: run scripts/config_table.py"
+def test_the_config_table_is_generated_from_the_model() -> None:
+    page = config_table.PAGE.read_text()
+    assert config_table.render(page) == page, "the config table is stale: run scripts/config_table.py"
 
 
 def test_table_has_one_row_per_key() -> None:

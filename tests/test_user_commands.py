@@ -1,7 +1,8 @@
-"""The user's own `cdk` command lines, run with the pinned CLI exactly as README.md and the GitHub workflows
-write them, as far as no AWS account allows.
+"""The user's own `cdk` command lines, run with the pinned CLI exactly as the documentation and the GitHub
+workflows write them, as far as no AWS account allows.
 
-The command lines are found, not listed: every `npx cdk …` line of README.md (code blocks and inline code)
+The command lines are found, not listed: every `npx cdk …` line of README.md and docs/*.md (code blocks and
+inline code, tests/doc_pages.py)
 and every workflow step whose `run:` script calls `npx cdk`, run as GitHub runs it (bash -eo pipefail, the
 step's env with `${{ … }}` filled from SAMPLES). With no credentials, `deploy`, `destroy` and `diff` must get
 past stack selection and stop at the missing account: a stage-only app once made them stop at once with
@@ -21,6 +22,7 @@ import pytest
 import yaml
 
 from tests.cdk_app import ROOT
+from tests.doc_pages import CommandLine, commands_starting
 
 # Every test here runs the pinned CDK CLI or app.py as a process: tens of seconds each.
 pytestmark = pytest.mark.cli
@@ -38,8 +40,8 @@ SAMPLES = {
 }
 
 
-# What README's commands expect the user to have exported.
-README_ENV = {"CERTIFICATE_ARN": CERTIFICATE}
+# What the documented commands expect the user to have exported.
+DOCS_ENV = {"CERTIFICATE_ARN": CERTIFICATE}
 
 
 def cli_env(home: Path) -> dict[str, str]:
@@ -53,16 +55,6 @@ def cli_env(home: Path) -> dict[str, str]:
         "CDK_DISABLE_CLI_TELEMETRY": "true",
         "npm_config_update_notifier": "false",
     }
-
-
-def readme_commands() -> list[str]:
-    text = (ROOT / "README.md").read_text()
-    found = []
-    for block in re.findall(r"```bash\n(.*?)```", text, flags=re.S):
-        joined = block.replace("\\\n", " ")
-        found += [line.strip() for line in joined.splitlines() if line.strip().startswith("npx cdk ")]
-    found += [span.strip() for span in re.findall(r"`(npx cdk [^`]+)`", text)]
-    return list(dict.fromkeys(found))
 
 
 def expand(text: str, where: str) -> str:
@@ -131,16 +123,17 @@ def check_outcome(command: str, result: subprocess.CompletedProcess[str]) -> Non
 
 
 def test_the_commands_are_found() -> None:
-    readme = readme_commands()
+    readme = [c.line for c in commands_starting("npx cdk ") if c.page == "README.md"]
     assert any(c.startswith("npx cdk deploy --all") for c in readme), readme
     assert any(c.startswith("npx cdk destroy --all") for c in readme), readme
+    assert {c.page for c in commands_starting("npx cdk ")} > {"README.md"}, "docs/ pages' commands are found too"
     assert len(workflow_steps()) >= 5
 
 
-@pytest.mark.parametrize("command", readme_commands())
-def test_a_readme_command_line_gets_as_far_as_no_account_allows(command: str, tmp_path: Path) -> None:
-    result = run_bash(command, {**cli_env(tmp_path), **README_ENV}, tmp_path)
-    check_outcome(command, result)
+@pytest.mark.parametrize("command", commands_starting("npx cdk "), ids=str)
+def test_a_documented_cdk_command_line_gets_as_far_as_no_account_allows(command: CommandLine, tmp_path: Path) -> None:
+    result = run_bash(command.line, {**cli_env(tmp_path), **DOCS_ENV}, tmp_path)
+    check_outcome(command.line, result)
 
 
 @pytest.mark.parametrize("step", workflow_steps(), ids=lambda s: s[0])

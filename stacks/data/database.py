@@ -102,8 +102,8 @@ class AuroraDatabase(Construct):
                     # instance already sized for the load instead of one at min_acu.
                     scale_with_writer=True,
                     # The VPC's second AZ. The writer's AZ stays RDS's choice: naming it now MAY_REPLACE the deployed
-                    # writer (AvailabilityZone is a replacement property), so README says how to check that RDS did
-                    # not put the writer in this AZ too.
+                    # writer (AvailabilityZone is a replacement property), so docs/scaling.md says how to check that
+                    # RDS did not put the writer in this AZ too.
                     availability_zone=vpc.availability_zones[1],
                     auto_minor_version_upgrade=False,
                     publicly_accessible=False,

@@ -46,7 +46,8 @@ class Network(Construct):
         )
         if nat_gateways:
             # Free, and ECR serves image layers from S3: a task start's layers then bypass the NAT gateways'
-            # $0.045/GB processing charge. (Interface endpoints for ECR itself cost more than they save: README.)
+            # $0.045/GB processing charge. (Interface endpoints for ECR itself cost more than they save:
+            # docs/choices.md.)
             self.vpc.add_gateway_endpoint(
                 "S3",
                 service=ec2.GatewayVpcEndpointAwsService.S3,

@@ -78,7 +78,7 @@ class DataStack(Stack):
             security_group=self.network.database_security_group,
             cluster_identifier=f"letta-{config.env}",
             postgres_version=config.postgres_version,
-            # Changing it is an in-place update (tests/test_change_safety.py); README has the break-even.
+            # Changing it is an in-place update (tests/test_change_safety.py); docs/memory.md has the break-even.
             storage_type=rds.DBClusterStorageType(config.storage_type.replace("-", "_").upper()),
             database_name=config.db_name,
             min_capacity=config.min_acu,

@@ -241,7 +241,7 @@ class LettaService(Construct):
             for port in ports:
                 security_group.add_ingress_rule(peer, ec2.Port.tcp(port), f"API client {cidr}")
         if any(cidr in ("0.0.0.0/0", "::/0") for cidr in allowed_cidrs):
-            # The config admits a world-open CIDR only with api_allow_public=true, README's public-API option.
+            # The config admits a world-open CIDR only with api_allow_public=true, docs/ci.md's public-API option.
             acknowledge(
                 security_group,
                 "AwsSolutions-EC23",
@@ -256,7 +256,7 @@ class LettaService(Construct):
             security_group=security_group,
             idle_timeout=IDLE_TIMEOUT,
             drop_invalid_header_fields=True,
-            # Prod: `cdk destroy` of this stack fails until an operator turns it off (README, Deploy, use, destroy).
+            # Prod: `cdk destroy` of this stack fails until an operator turns it off (docs/operations.md).
             deletion_protection=deletion_protection,
             vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PUBLIC),
         )
