@@ -192,8 +192,13 @@ def up(
     for index, letta_port in enumerate(state.letta_ports):
         name, home = f"letta-{index}", state_dir / f"letta-{index}"
         lay_out_app(venv, home / "app")
-        redis = {letta.REDIS_HOST: "127.0.0.1", letta.REDIS_PORT: str(redis_ports[index])} if redis_ports else {}
         path = f"{venv.bin_dir}:/usr/local/bin:/usr/bin:/bin"  # the image's /app/.venv/bin first
+        if redis_ports:
+            redis = {letta.REDIS_HOST: "127.0.0.1", letta.REDIS_PORT: str(redis_ports[index])}
+        else:  # startup.sh starts the task's own Redis: on a port of its own here, never another rehearsal's
+            redis = container.private_redis_shims(home / "bin", processes.free_port())
+            path = f"{home / 'bin'}:{path}"
+            log(f"{name}: its own redis-server on 127.0.0.1:{redis[letta.REDIS_PORT]} (started by startup.sh)")
         adds = env | redis | {"PATH": path, "HOME": str(home / "home"), "PORT": str(letta_port)}
         env_n = container.container_env(spec, secret_values, offline=offline, **adds)
         run.start(name, spec.command, home / "app", env_n)
@@ -220,7 +225,8 @@ def parts(state: State, state_dir: Path) -> processes.Parts:
 
 def _start_redis(run: processes.Parts, state_dir: Path, instances: int, shared: bool, log: Log) -> list[int]:
     """One Redis for all instances (`shared`), or one per instance standing in for each task's private one;
-    per instance, the port it uses. One instance: none here; startup.sh starts its own, as in a one-task service."""
+    per instance, the port it uses. One instance: none here; startup.sh starts its own, as in a one-task service
+    (on a port of its own: container.private_redis_shims)."""
     if instances == 1:
         return []
     if not shutil.which("redis-server"):

@@ -5,18 +5,23 @@ What is adapted, and only that (the command and `startup.sh` run byte for byte):
 - the image's working directory `/app` is `<state>/letta-<n>/app`, holding `letta/server/startup.sh`,
   `alembic.ini` and `alembic/` from the sdist (`startup.sh` runs `alembic upgrade head` there);
 - `/app/.venv/bin` is the cached Letta venv's `bin`, first on PATH, so the command's `python3` is Letta's;
-- `redis-server`/`redis-cli` are Debian's in /usr/bin (`scripts/setup.sh` installs them);
+- `redis-server`/`redis-cli` are Debian's (`scripts/rehearse.sh` installs them); for a single instance,
+  whose `startup.sh` starts its own Redis as a task does, `<state>/letta-<n>/bin` holds two shims that give that
+  Redis a port of its own on loopback (`private_redis_shims`): a task has its own network namespace, one machine
+  does not, and on the image's fixed 6379 a second rehearsal's Letta would silently share the first one's Redis;
 - `/usr/local/bin/otelcol-contrib` is absent: `startup.sh` starts it in the background, where the failure
   does not stop the script (`set -e` ignores asynchronous commands); `up` says so in one line.
 Variables the rehearsal adds to the task's: PATH, HOME (`<state>/letta-<n>/home`), HOST/PORT (the script's
 own knobs: loopback and a port per instance), OPENAI_BASE_URL (the offline echo: an endpoint, not a secret,
-so it is not in the LLM-keys secret), LETTA_REDIS_HOST/PORT when instances share a Redis, and in offline
-mode HTTP(S)_PROXY at a closed loopback port so Letta's internet fetches fail at once instead of hanging.
+so it is not in the LLM-keys secret), LETTA_REDIS_HOST/PORT when instances share a Redis (LETTA_REDIS_PORT alone
+for a single instance's own Redis), and in offline mode HTTP(S)_PROXY at a closed loopback port so Letta's
+internet fetches fail at once instead of hanging.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,3 +88,26 @@ def collector_note() -> str:
     if collector.exists():
         return f"otel: {collector} present; startup.sh starts it with /etc/otel's config"
     return f"otel: {collector} is absent here (the image has it); startup.sh's background start fails, Letta runs on"
+
+
+def private_redis_shims(bin_dir: Path, port: int) -> dict[str, str]:
+    """`redis-server` and `redis-cli` shims in `bin_dir` that pin `startup.sh`'s own Redis (`redis-server
+    --daemonize yes --bind 0.0.0.0`, then `redis-cli ping`) to `port` on loopback; returns what the command's
+    environment adds: `LETTA_REDIS_PORT`, where Letta's client then connects (startup.sh sets the host). Put
+    `bin_dir` first on PATH. Everything else of the start script runs as written."""
+    real = {name: shutil.which(name) for name in ("redis-server", "redis-cli")}
+    missing = [name for name, path in real.items() if not path]
+    if missing:
+        raise OperatorError(f"{' and '.join(missing)} not installed: run `bash scripts/rehearse.sh` (installs redis)")
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    shims = {
+        # Later options win: the port and the bind address replace the script's.
+        "redis-server": f'exec {real["redis-server"]} "$@" --port {port} --bind 127.0.0.1',
+        "redis-cli": f'exec {real["redis-cli"]} -p {port} "$@"',
+    }
+    for name, line in shims.items():
+        shim = bin_dir / name
+        note = "# The rehearsal's stand-in for a task's own network namespace (scripts/rehearsal/container.py)."
+        shim.write_text(f"#!/bin/sh\n{note}\n{line}\n")
+        shim.chmod(0o755)
+    return {letta.REDIS_PORT: str(port)}
