@@ -33,6 +33,11 @@ os.environ.pop("CDK_DEFAULT_REGION", None)
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
+        # A module-scoped fixture (a rehearsal, a synthesized app) is built once per worker that runs one of the
+        # module's tests: its tests go to one worker together (pytest-xdist's --dist loadgroup).
+        fixtures = getattr(item, "_fixtureinfo", None)
+        if fixtures and any(defs[-1].scope == "module" for defs in fixtures.name2fixturedefs.values()):
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
         module = getattr(item, "module", None)
         if module is not None and any(hasattr(module, name) for name in ("synthesize", "synthesized", "assertions")):
             item.add_marker(pytest.mark.synth)

@@ -89,10 +89,25 @@ def workflow_steps() -> list[tuple[str, str, dict[str, str]]]:
     return steps
 
 
+# What a checkout holds that the CLI writes or locks: each test's command runs in a tree of its own that links
+# everything else, so that tests run side by side (pytest-xdist) without sharing cdk.out or its synth lock.
+PER_RUN = {"cdk.out", "cdk.context.json", ".local", ".pytest_cache", ".git"}
+
+
+def workspace(tmp_path: Path) -> Path:
+    """A checkout for one command: the repository's files and folders as symlinks, cdk.out its own."""
+    tree = tmp_path / "checkout"
+    tree.mkdir(exist_ok=True)
+    for entry in ROOT.iterdir():
+        if entry.name not in PER_RUN and not (tree / entry.name).exists():
+            (tree / entry.name).symlink_to(entry)
+    return tree
+
+
 def run_bash(script: str, env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script],
-        cwd=ROOT,
+        cwd=workspace(tmp_path),
         env=env,
         capture_output=True,
         text=True,
