@@ -36,6 +36,7 @@ import psycopg
 from tabulate import tabulate
 
 from scripts.local_stack import State, app_uri, down, up
+from scripts.operator_cli import Parser, output_file, whole_number, whole_numbers, words
 from scripts.rehearsal.processes import free_port, owned
 
 
@@ -136,17 +137,23 @@ def run_mode(instances: int, pooling: bool, messages: int, clients: int, redis_m
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--messages", type=int, default=100, help="messages per mode (default 100)")
-    parser.add_argument("--clients", type=int, default=4, help="concurrent clients, one agent each (default 4)")
-    parser.add_argument("--redis-messages", type=int, default=1000, help="messages before Redis memory is read")
-    parser.add_argument("--instances", default="1,2", help="comma-separated instance counts (default 1,2)")
-    parser.add_argument("--pooling", default="off", help="comma-separated: off, on (on needs a TLS PostgreSQL)")
-    parser.add_argument("--json", type=Path, help="also write the results here")
+    parser = Parser(
+        prog="benchmark_instances.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--messages", type=whole_number(1, 100_000), default=100, help="messages per mode")
+    parser.add_argument("--clients", type=whole_number(1, 64), default=4, help="concurrent clients, one agent each")
+    parser.add_argument(
+        "--redis-messages", type=whole_number(0, 1_000_000), default=1000, help="messages before Redis memory is read"
+    )
+    parser.add_argument("--instances", type=whole_numbers(1, 2), default="1,2", help="comma-separated, each 1 or 2")
+    parser.add_argument(
+        "--pooling", type=words(("off", "on")), default="off", help="comma-separated: off, on (on needs TLS)"
+    )
+    parser.add_argument("--json", type=output_file, help="also write the results here")
     args = parser.parse_args(argv)
     rows = []
-    for instances in map(int, args.instances.split(",")):
-        for pooling in [mode == "on" for mode in args.pooling.split(",")]:
+    for instances in args.instances:
+        for pooling in [mode == "on" for mode in args.pooling]:
             rows.append(run_mode(instances, pooling, args.messages, args.clients, args.redis_messages))
             print(json.dumps(rows[-1]), flush=True)
     print(tabulate([{k: v for k, v in r.items() if k != "redis"} for r in rows], headers="keys", tablefmt="github"))

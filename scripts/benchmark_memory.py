@@ -33,7 +33,12 @@ import psycopg
 
 from scripts.memory_bench import report
 from scripts.memory_bench.costs import GIB
-from scripts.memory_bench.letta_schema import OPENAI_SMALL_DIM, has_letta_schema, run_letta_migrations
+from scripts.memory_bench.letta_schema import (
+    MAX_EMBEDDING_DIM,
+    OPENAI_SMALL_DIM,
+    has_letta_schema,
+    run_letta_migrations,
+)
 from scripts.memory_bench.load import Shape, drop_bench_data, load_shape, multi_tenant, single_archive
 from scripts.memory_bench.measure import (
     SearchResult,
@@ -42,6 +47,7 @@ from scripts.memory_bench.measure import (
     table_sizes,
     toast_check,
 )
+from scripts.operator_cli import Parser, output_file, whole_number, whole_numbers
 
 ROOT = Path(__file__).resolve().parents[1]
 SEARCHES_PER_DAY = (1_000, 10_000, 100_000, 1_000_000)
@@ -65,31 +71,39 @@ def archive_searches(size: int, searches: int) -> int:
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--passages", type=int, default=2000, help="passages over all --agents (default 2000)")
-    parser.add_argument("--agents", type=int, default=20, help="agents sharing --passages (default 20)")
+    parser = Parser(
+        prog="benchmark_memory.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--passages", type=whole_number(0, 100_000_000), default=2000, help="passages over all --agents (0: none)"
+    )
+    parser.add_argument("--agents", type=whole_number(1, 1_000_000), default=20, help="agents sharing --passages")
     parser.add_argument(
         "--archive-sizes",
+        type=whole_numbers(1, 10_000_000, empty=True),
         default="1000,10000",
         help="single-archive sizes, comma-separated, '' for none (default 1000,10000; docs/memory.md adds 100000)",
     )
-    parser.add_argument("--widths", default=f"{OPENAI_SMALL_DIM},4096", help="filled dims of the single archives")
-    parser.add_argument("--searches", type=int, default=200, help="timed searches per shape (default 200)")
+    parser.add_argument(
+        "--widths",
+        type=whole_numbers(1, MAX_EMBEDDING_DIM),
+        default=f"{OPENAI_SMALL_DIM},4096",
+        help=f"filled dims of the single archives, each 1-{MAX_EMBEDDING_DIM}",
+    )
+    parser.add_argument("--searches", type=whole_number(1, 100_000), default=200, help="timed searches per shape")
     parser.add_argument("--levers", action="store_true", help="also measure parallel-query settings and TOAST")
     parser.add_argument("--dsn", help="PostgreSQL URI (default: the rehearsal's database)")
     parser.add_argument("--state-dir", type=Path, default=ROOT / ".local" / "rehearsal", help="rehearsal state")
     parser.add_argument("--migrate", action="store_true", help="run Letta's migrations if the schema is missing")
     parser.add_argument("--keep", action="store_true", help="keep the benchmark's rows (a re-run reuses them)")
-    parser.add_argument("--plot", type=Path, help="write the latency plot (PNG) here")
-    parser.add_argument("--json", type=Path, help="write all results as JSON here")
+    parser.add_argument("--plot", type=output_file, help="write the latency plot (PNG) here")
+    parser.add_argument("--json", type=output_file, help="write all results as JSON here")
     return parser.parse_args(argv)
 
 
 def shapes_from(args: argparse.Namespace) -> tuple[Shape | None, list[Shape]]:
     tenants = multi_tenant(args.passages, args.agents, OPENAI_SMALL_DIM) if args.passages and args.agents else None
-    sizes = [int(s) for s in args.archive_sizes.split(",") if s.strip()]
-    widths = [int(w) for w in args.widths.split(",") if w.strip()]
-    return tenants, [single_archive(n, w) for w in widths for n in sizes]
+    return tenants, [single_archive(n, w) for w in args.widths for n in args.archive_sizes]
 
 
 def run(args: argparse.Namespace) -> dict[str, object]:

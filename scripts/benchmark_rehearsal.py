@@ -20,7 +20,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from scripts.operator_cli import Parser, whole_number
+from scripts.operator_cli import Parser, whole_number, whole_numbers
 
 ROOT = Path(__file__).resolve().parents[1]
 DIMENSIONS = 4096
@@ -72,23 +72,15 @@ def search_timings(sizes: Sequence[int], *, repeats: int, state_dir: Path) -> li
     return rows
 
 
-def passage_counts(value: str) -> list[int]:
-    """argparse type: comma-separated passage counts, each 1-1000000."""
-    count = whole_number(1, 1_000_000)
-    try:
-        return [count(item) for item in value.split(",")]
-    except argparse.ArgumentTypeError:
-        raise argparse.ArgumentTypeError(
-            f"{value!r} is not a comma-separated list of counts from 1 to 1000000"
-        ) from None
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = Parser(
         prog="benchmark_rehearsal.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
-        "--sizes", type=passage_counts, default="1000,10000,100000", help="passage counts (default 1000,10000,100000)"
+        "--sizes",
+        type=whole_numbers(1, 1_000_000),
+        default="1000,10000,100000",
+        help="passage counts (default 1000,10000,100000)",
     )
     parser.add_argument(
         "--repeats", type=whole_number(1, 1000), default=5, help="searches per size, 1-1000 (default 5)"

@@ -29,7 +29,7 @@ try:
     import psycopg
 
     from scripts.embedded_postgres import EmbeddedPostgres, EmbeddedPostgresError
-    from scripts.operator_cli import OperatorError, Parser, port
+    from scripts.operator_cli import OperatorError, Parser, existing_folder, port
     from scripts.rehearsal import container, processes
     from scripts.rehearsal.letta_install import LettaInstallError, ensure_letta_venv, lay_out_app
     from scripts.rehearsal.offline_llm import DEFAULT_PORT as OFFLINE_LLM_PORT
@@ -325,7 +325,9 @@ def build_parser() -> argparse.ArgumentParser:
     start.add_argument("--port", type=port, default=letta.PORT, help=f"Letta's or the front's (default {letta.PORT})")
     start.add_argument("--llm-port", type=port, default=OFFLINE_LLM_PORT, help="the echo's port (kept with the data)")
     start.add_argument("--instances", type=int, choices=(1, 2), default=1, help="Letta containers (2: Redis, front)")
-    start.add_argument("--cdk-out", type=Path, default=CDK_OUT, help=f"synthesized templates (default {CDK_OUT})")
+    start.add_argument(
+        "--cdk-out", type=existing_folder, default=CDK_OUT, help=f"synthesized templates (default {CDK_OUT})"
+    )
     start.add_argument("--no-shared-redis", dest="shared_redis", action="store_false", help="a Redis per instance")
     stop = commands.add_parser("down", help="stop what up started (by recorded PID); keeps the data")
     stop.add_argument("--wipe", action="store_true", help="also delete the state folder and its data")

@@ -11,7 +11,8 @@ import argparse
 import math
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Collection
+from pathlib import Path
 from typing import NoReturn
 from urllib.parse import urlsplit
 
@@ -113,3 +114,47 @@ def region(value: str) -> str:
     if not _REGION.match(value):
         raise argparse.ArgumentTypeError(f"{value!r} is not an AWS region name such as us-east-1")
     return value
+
+
+def whole_numbers(low: int, high: int, *, empty: bool = False) -> Callable[[str], list[int]]:
+    """A comma-separated list of integers, each from `low` to `high`; '' is the empty list only with `empty`."""
+    number = whole_number(low, high)
+
+    def parse(value: str) -> list[int]:
+        if empty and not value.strip():
+            return []
+        try:
+            return [number(item) for item in value.split(",")]
+        except argparse.ArgumentTypeError:
+            allowed = f"whole numbers from {low} to {high}" + (", or '' for none" if empty else "")
+            raise argparse.ArgumentTypeError(f"{value!r} is not a comma-separated list of {allowed}") from None
+
+    return parse
+
+
+def words(allowed: Collection[str]) -> Callable[[str], list[str]]:
+    """A comma-separated list of words out of `allowed`, at least one."""
+
+    def parse(value: str) -> list[str]:
+        items = value.split(",")
+        if not all(item in allowed for item in items):
+            raise argparse.ArgumentTypeError(f"{value!r} is not a comma-separated list of {', '.join(allowed)}")
+        return items
+
+    return parse
+
+
+def existing_folder(value: str) -> Path:
+    """A folder that exists."""
+    path = Path(value)
+    if not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{value!r} is not an existing folder")
+    return path
+
+
+def output_file(value: str) -> Path:
+    """A file to write: not a folder, in a folder that exists (checked before any work, not after it)."""
+    path = Path(value)
+    if not value or path.is_dir() or not path.absolute().parent.is_dir():
+        raise argparse.ArgumentTypeError(f"{value!r} is not a file path in an existing folder")
+    return path
