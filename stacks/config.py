@@ -593,6 +593,9 @@ class LettaConfig(BaseModel):
             arn = getattr(self, name)
             if arn and region and (problem := aws_rules.secret_arn_problem(arn, region)):
                 raise ConfigError(name, arn, problem)
+            if arn and region and arn.split(":")[3] != region:
+                # The copy handler reads it with a client of the stack's region (replicate the secret first).
+                raise ConfigError(name, arn, f"a secret in the stack's region {region} (replicate it there first)")
 
     @classmethod
     def _allowed(cls, name: str) -> str:
