@@ -104,7 +104,7 @@ def test_agent_messages_passage_and_encrypted_secret_read_back_from_the_restored
     restored = State.load(drill["dir"])
     assert restored is not None
     letta = client(restored)  # the source's server password still works: clients keep their token
-    agent = letta.agents.retrieve(agent_id=drill["agent_id"])
+    agent = letta.agents.retrieve(agent_id=drill["agent_id"], include=["agent.secrets"])
     secrets = {s.key: s.value for s in agent.secrets}
     messages = [m for m in letta.agents.messages.list(agent_id=agent.id, limit=50)]
     texts = json.dumps([m.model_dump(mode="json") for m in messages])
