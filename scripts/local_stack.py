@@ -3,12 +3,21 @@
 command read from the synthesized task definition (`cdk.out/dev`), on one machine with no AWS account or Docker.
 
     python scripts/local_stack.py up [--offline] [--instances 2] | smoke | status | down [--wipe]
+    python scripts/local_stack.py snapshot --out DIR       # a copy of the database, like an Aurora snapshot
+    python scripts/local_stack.py --state-dir NEW up --restore-from DIR --secrets-from SOURCE_STATE_DIR
 
 Bootstrap: the Lambda's own `stacks.pgsql.bootstrap.apply` (psycopg in place of the Data API) and `build_uri`.
 Letta: the task's command (supervisor, then Letta's own `startup.sh`, which migrates), its environment and a
 value for each secret it names (scripts/rehearsal/container.py lists what is adapted). `--instances 2`: two
 such containers, one PostgreSQL, a shared Redis, a round-robin front on `--port` in place of the ALB.
 State lives in `.local/rehearsal/` (git ignores it): the data survives `down`.
+
+Restore mirrors docs/restore.md: `snapshot` keeps the Letta database (pg_dump) and its login roles with their
+password verifiers (an Aurora snapshot holds the roles with their old passwords); `up --restore-from` into a *new*
+state directory starts a new server (a new superuser password, as RDS gives the restored cluster a new managed
+master secret), recreates those roles, restores the database, then runs the same bootstrap (which resets the app
+role's password to this rehearsal's). `--secrets-from` copies the source's encryption key and server password into
+the new state once, as the stacks' copy does: the source can be wiped afterwards.
 """
 
 from __future__ import annotations
@@ -18,6 +27,7 @@ import json
 import os
 import secrets
 import shutil
+import subprocess
 import sys
 import time
 import urllib.request
@@ -127,12 +137,18 @@ def up(
     shared_redis: bool = True,
     cdk_out: Path = CDK_OUT,
     extra_env: Mapping[str, str] | None = None,
+    restore_from: Path | None = None,
+    secrets_from: Path | None = None,
     log: Log = print,
 ) -> State:
-    """Brings everything up (reusing the data of an earlier `up`); returns the state."""
+    """Brings everything up (reusing the data of an earlier `up`); returns the state. With `restore_from` (a
+    `snapshot` folder) and `secrets_from` (the source's state folder), a new state folder starts from that copy."""
     started = time.monotonic()
     spec = container.read_task_definition(cdk_out)
     state = State.load(state_dir)
+    restoring = _restore_plan(state, restore_from, secrets_from) if restore_from or secrets_from else None
+    if restoring is not None:
+        offline, llm_port = restoring.offline, restoring.llm_port
     if state is not None and state.offline != offline:
         # Letta stores the LLM endpoint it first saw in the database and keeps using it.
         was = "--offline" if state.offline else "real provider keys"
@@ -158,6 +174,10 @@ def up(
         # URL-safe base64: letters, digits, - and _, which build_uri and alembic take as they are.
         new = [secrets.token_urlsafe(n) for n in (24, 30, 36)]
         state = State(postgres.port, *new, offline, llm_port=llm_port)
+        if restoring is not None:
+            # The copy, made once: this state owns the source's key and password from now on.
+            state.encryption_key, state.server_password = restoring.encryption_key, restoring.server_password
+            restore_database(postgres, restoring.snapshot, log)
     state.port, state.instances = port, instances
     state.letta_ports = [port] if instances == 1 else [processes.free_port() for _ in range(instances)]
     state.save(state_dir)
@@ -216,6 +236,111 @@ def up(
     log(f"letta: schema at {revision}, {tables} tables in public")
     log(f"letta: healthy; whole `up` took {time.monotonic() - started:.1f} s")
     return state
+
+
+# --- Snapshot and restore --------------------------------------------------------------------------------
+
+SNAPSHOT_DUMP, SNAPSHOT_ROLES, SNAPSHOT_MANIFEST = "database.dump", "roles.json", "manifest.json"
+
+
+@dataclass(frozen=True)
+class Restoring:
+    """What a restore into a new state folder starts from: the snapshot and the source's copied secrets."""
+
+    snapshot: Path
+    encryption_key: str
+    server_password: str
+    offline: bool
+    llm_port: int
+
+
+def _restore_plan(state: State | None, restore_from: Path | None, secrets_from: Path | None) -> Restoring:
+    """The restore's inputs, each refusal one line (the stacks' restore_* config rules, on this machine)."""
+    if restore_from is None or secrets_from is None:
+        raise OperatorError(
+            "--restore-from and --secrets-from go together: a restore without the source's encryption key would "
+            "leave every value Letta encrypted unreadable"
+        )
+    if state is not None:
+        raise OperatorError("--restore-from restores into a new state folder only (a new environment): pick another")
+    manifest_path = restore_from / SNAPSHOT_MANIFEST
+    if not manifest_path.is_file():
+        raise OperatorError(f"{restore_from} is not a snapshot of this script (no {SNAPSHOT_MANIFEST})")
+    manifest = json.loads(manifest_path.read_text())
+    source = State.load(secrets_from)
+    if source is None:
+        raise OperatorError(f"--secrets-from {secrets_from}: no rehearsal state there to copy the secrets from")
+    return Restoring(
+        restore_from, source.encryption_key, source.server_password, manifest["offline"], manifest["llm_port"]
+    )
+
+
+def _pg_tool(postgres: EmbeddedPostgres, tool: str, *args: str) -> None:
+    """Runs the wheel's own `tool` (pg_dump, pg_restore) as a client of `postgres`, the password in its environment."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")} | {"PGPASSWORD": postgres.superuser_password}
+    done = subprocess.run(
+        [str(postgres.bin_dir / tool), *args], env=env, capture_output=True, text=True, timeout=600, check=False
+    )
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        raise OperatorError(f"{tool} failed ({done.returncode}): {last}")
+
+
+def snapshot(state_dir: Path, out: Path, log: Log = print) -> Path:
+    """A copy of the rehearsal's database in `out` (created, mode 0700), taken while it runs: the Letta database
+    (pg_dump, custom format), its login roles with their SCRAM verifiers, and what the data was created with."""
+    state = State.load(state_dir)
+    if state is None:
+        raise OperatorError(f"no rehearsal in {state_dir}: run `up` first")
+    postgres = EmbeddedPostgres(state_dir / "pgdata", major=PG_MAJOR, port=state.pg_port)
+    if not postgres.is_running():
+        raise OperatorError("the rehearsal's PostgreSQL is not running: run `up` first (a snapshot is taken online)")
+    postgres.start()  # adopts the running server
+    if out.exists() and any(out.iterdir()):
+        raise OperatorError(f"{out} is not empty: a snapshot goes into a new folder")
+    out.mkdir(mode=0o700, parents=True, exist_ok=True)
+    out.chmod(0o700)
+    host = ("--host", "127.0.0.1", "--port", str(postgres.port), "--username", "postgres")
+    _pg_tool(postgres, "pg_dump", *host, "--format=custom", f"--file={out / SNAPSHOT_DUMP}", DEFAULTS.db_name)
+    with psycopg.connect(postgres.dsn(DEFAULTS.db_name)) as conn:
+        rows = conn.execute(
+            "SELECT rolname, rolpassword FROM pg_catalog.pg_authid WHERE rolcanlogin AND NOT rolsuper"
+        ).fetchall()
+    roles_file = out / SNAPSHOT_ROLES
+    roles_file.touch(mode=0o600)
+    roles_file.write_text(json.dumps([{"name": name, "verifier": verifier} for name, verifier in rows]))
+    manifest = {
+        "database": DEFAULTS.db_name,
+        "postgres": PG_MAJOR,
+        "offline": state.offline,
+        "llm_port": state.llm_port,
+    }
+    manifest["taken_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    (out / SNAPSHOT_MANIFEST).write_text(json.dumps(manifest, indent=2))
+    log(f"snapshot: database {DEFAULTS.db_name} and {len(rows)} login role(s) into {out}")
+    return out
+
+
+def restore_database(postgres: EmbeddedPostgres, source: Path, log: Log = print) -> None:
+    """The snapshot's roles (with their old passwords) and database, into a new server, before the bootstrap."""
+    from psycopg import sql
+
+    roles = json.loads((source / SNAPSHOT_ROLES).read_text())
+    with psycopg.connect(postgres.dsn(), autocommit=True) as conn:
+        for role in roles:
+            conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(role["name"])))
+            if role["verifier"]:
+                conn.execute(
+                    sql.SQL("ALTER ROLE {} PASSWORD {}").format(
+                        sql.Identifier(role["name"]), sql.Literal(role["verifier"])
+                    )
+                )
+    postgres.create_database(DEFAULTS.db_name)
+    host = ("--host", "127.0.0.1", "--port", str(postgres.port), "--username", "postgres")
+    _pg_tool(
+        postgres, "pg_restore", *host, "--exit-on-error", f"--dbname={DEFAULTS.db_name}", str(source / SNAPSHOT_DUMP)
+    )
+    log(f"restore: {len(roles)} login role(s) and database {DEFAULTS.db_name} from {source}")
 
 
 def parts(state: State, state_dir: Path) -> processes.Parts:
@@ -329,6 +454,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--cdk-out", type=existing_folder, default=CDK_OUT, help=f"synthesized templates (default {CDK_OUT})"
     )
     start.add_argument("--no-shared-redis", dest="shared_redis", action="store_false", help="a Redis per instance")
+    start.add_argument("--restore-from", type=Path, help="a `snapshot` folder to start a NEW state folder from")
+    start.add_argument("--secrets-from", type=Path, help="the source's state folder: its key and password are copied")
+    take = commands.add_parser("snapshot", help="copy the running rehearsal's database into a new folder")
+    take.add_argument("--out", type=Path, required=True, help="the snapshot folder (new)")
     stop = commands.add_parser("down", help="stop what up started (by recorded PID); keeps the data")
     stop.add_argument("--wipe", action="store_true", help="also delete the state folder and its data")
     commands.add_parser("status", help="say what runs where")
@@ -343,8 +472,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     state_dir: Path = args.state_dir.resolve()
     options = {k: v for k, v in vars(args).items() if k not in ("command", "state_dir")}
     try:
-        if args.command == "up":
-            state = up(state_dir, **options | {"cdk_out": args.cdk_out.resolve()})
+        if args.command == "snapshot":
+            snapshot(state_dir, args.out.resolve())
+        elif args.command == "up":
+            paths = {
+                k: (v.resolve() if v else None) for k, v in options.items() if k in ("restore_from", "secrets_from")
+            }
+            state = up(state_dir, **options | paths | {"cdk_out": args.cdk_out.resolve()})
             print(
                 f"\nLetta is up: {state.base_url}  (secure mode: Authorization: Bearer <token>)\n"
                 f"token: the 'server_password' in {state_dir / 'state.json'}\n"

@@ -6,6 +6,7 @@ phrase saying what is allowed (the config turns it into its one-line refusal).
 
 from __future__ import annotations
 
+import datetime
 import ipaddress
 import itertools
 import re
@@ -417,4 +418,57 @@ _CACHE_NODE_TYPE = re.compile(r"^cache\.[a-z][a-z0-9-]*\.[a-z0-9]+$")
 def cache_node_type_problem(node_type: str) -> str | None:
     if not _CACHE_NODE_TYPE.match(node_type):
         return "an ElastiCache node type such as cache.t4g.micro (cache.<family>.<size>)"
+    return None
+
+
+# --- Restore: snapshots, source clusters, points in time -------------------------------------------------
+
+# https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBClusterSnapshot.html
+# (DBClusterSnapshotIdentifier): 1-255 letters, digits or hyphens; first a letter; no trailing hyphen, no two
+# consecutive hyphens. Automated snapshots are named `rds:<cluster id>-<yyyy-mm-dd-hh-mm>` by RDS itself
+# (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/aurora-restore-snapshot.html), and
+# RestoreDBClusterFromSnapshot's SnapshotIdentifier takes the name or the ARN
+# (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_RestoreDBClusterFromSnapshot.html).
+_SNAPSHOT_NAME = re.compile(r"^(?:rds:)?[a-zA-Z](?:[a-zA-Z0-9]|-(?=[a-zA-Z0-9])){0,254}$")
+_SNAPSHOT_RESOURCE = re.compile(r"^cluster-snapshot:(?P<name>.+)$")
+# https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_RestoreDBClusterToPointInTime.html
+# (RestoreToTime): "Must be before the latest restorable time", in UTC, as CloudFormation writes it
+# (AWS::RDS::DBCluster RestoreToTime: "2015-03-07T23:45:00Z").
+_RESTORE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
+LATEST = "latest"
+
+
+def snapshot_problem(value: str, region: str | None = None) -> str | None:
+    """A DB cluster snapshot name (manual, or `rds:...` automated) or its ARN, in the stack's region."""
+    what = (
+        "a DB cluster snapshot name (letters, digits, single '-', starting with a letter; automated ones "
+        "start with 'rds:') or its ARN arn:aws:rds:<region>:<account>:cluster-snapshot:<name>"
+    )
+    if value.startswith("arn:"):
+        parts, problem = _arn(value, "rds", what)
+        if parts is None:
+            return problem
+        match = _SNAPSHOT_RESOURCE.match(parts["resource"])
+        if not match or not parts["region"] or not _SNAPSHOT_NAME.match(match["name"]):
+            return what
+        if region and parts["region"] != region:
+            # RDS restores only a snapshot in the cluster's own region: copy it first (copy-db-cluster-snapshot).
+            return f"a snapshot in the stack's region {region} (copy it there first: aws rds copy-db-cluster-snapshot)"
+        return None
+    return None if _SNAPSHOT_NAME.match(value) else what
+
+
+def restore_time_problem(value: str, now: datetime.datetime | None = None) -> str | None:
+    """'latest', or an ISO-8601 UTC second that is not in the future."""
+    what = "an ISO-8601 UTC time such as 2026-12-01T09:30:00Z, or 'latest' (the latest restorable time)"
+    if value == LATEST:
+        return None
+    if not _RESTORE_TIME.match(value):
+        return what
+    try:
+        moment = datetime.datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.UTC)
+    except ValueError:
+        return what
+    if moment > (now or datetime.datetime.now(datetime.UTC)):
+        return "a time in the past (RDS restores up to the latest restorable time, a few minutes ago); or 'latest'"
     return None

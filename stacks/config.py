@@ -72,6 +72,12 @@ _AWS_RULES: dict[str, Callable[[str], str | None]] = {
     "llm_secret_arn": aws_rules.secret_arn_problem,
     "letta_image_credentials_arn": aws_rules.secret_arn_problem,
     "pipeline_connection_arn": aws_rules.connection_arn_problem,
+    "restore_snapshot": aws_rules.snapshot_problem,
+    "restore_source_cluster": aws_rules.cluster_identifier_problem,
+    "restore_time": aws_rules.restore_time_problem,
+    "restore_encryption_key_arn": aws_rules.secret_arn_problem,
+    "restore_server_password_arn": aws_rules.secret_arn_problem,
+    "restore_llm_keys_arn": aws_rules.secret_arn_problem,
 }
 
 
@@ -236,6 +242,37 @@ class LettaConfig(BaseModel):
     )
     alarms: bool = key(False, "true, false", "CloudWatch alarms on the service and Aurora", prod=True)
     alarm_email: str | None = key(None, "an email address; needs alarms=true", "Alarm topic subscription")
+    # Restore: this environment's cluster starts from another's snapshot or point in time (docs/restore.md)
+    restore_snapshot: str | None = key(
+        None,
+        "a DB cluster snapshot name (rds:... for automated ones) or ARN, in the stack's region",
+        "Create the cluster from this snapshot; keep the key for the environment's life",
+    )
+    restore_source_cluster: str | None = key(
+        None,
+        "a DB cluster identifier of another environment (e.g. letta-prod); needs restore_time",
+        "Create the cluster as a point-in-time copy of this cluster (same account and region)",
+    )
+    restore_time: str | None = key(
+        None,
+        "an ISO-8601 UTC time (2026-12-01T09:30:00Z), not in the future, or 'latest'",
+        "The point in time of restore_source_cluster to restore",
+    )
+    restore_encryption_key_arn: str | None = key(
+        None,
+        "a complete Secrets Manager secret ARN; required with a restore",
+        "The source environment's LETTA_ENCRYPTION_KEY secret, copied once into this environment's own",
+    )
+    restore_server_password_arn: str | None = key(
+        None,
+        "a complete Secrets Manager secret ARN; only with a restore",
+        "The source's server-password secret, copied once (clients keep their token); unset: a new one",
+    )
+    restore_llm_keys_arn: str | None = key(
+        None,
+        "a complete Secrets Manager secret ARN; only with a restore and without llm_secret_arn",
+        "The source's LLM-keys secret, copied once; unset: an empty one to fill",
+    )
     # CI: a CDK Pipelines stack that deploys this environment's stacks from a repository
     pipeline: bool = key(
         False,
@@ -254,6 +291,17 @@ class LettaConfig(BaseModel):
 
     @property
     def stage_name(self) -> str:
+        return f"letta-{self.env}"
+
+    @property
+    def restore_kind(self) -> Literal["snapshot", "point-in-time"] | None:
+        """How this environment's cluster was created: from a snapshot, at a point in time, or new (None)."""
+        if self.restore_snapshot:
+            return "snapshot"
+        return "point-in-time" if self.restore_source_cluster else None
+
+    @property
+    def cluster_identifier(self) -> str:
         return f"letta-{self.env}"
 
     @property
@@ -428,6 +476,7 @@ class LettaConfig(BaseModel):
         self._region_rules(context.get("default_region"))
         self._secret_rules()
         self._pipeline_rules()
+        self._restore_rules(context.get("default_region"))
         if self.alarm_email and not self.alarms:
             raise ConfigError("alarm_email", self.alarm_email, "only with alarms=true")
         return self
@@ -494,6 +543,60 @@ class LettaConfig(BaseModel):
         if not self.region:
             # The pipeline and its CodeConnections source are regional: say where, do not inherit a default.
             raise ConfigError("region", None, "required with pipeline=true: the region the pipeline runs in")
+
+    def _restore_rules(self, default_region: str | None) -> None:
+        """A restore names exactly one source of data and a source for the encryption key (docs/restore.md)."""
+        if self.restore_snapshot and (self.restore_source_cluster or self.restore_time):
+            other = "restore_source_cluster" if self.restore_source_cluster else "restore_time"
+            raise ConfigError(
+                "restore_snapshot", self.restore_snapshot, f"a snapshot or a point in time, not both (unset {other})"
+            )
+        if self.restore_time and not self.restore_source_cluster:
+            raise ConfigError(
+                "restore_time", self.restore_time, "only with restore_source_cluster (the cluster to read)"
+            )
+        if self.restore_source_cluster and not self.restore_time:
+            raise ConfigError(
+                "restore_source_cluster",
+                self.restore_source_cluster,
+                "with restore_time: an ISO-8601 UTC time or 'latest'",
+            )
+        if self.restore_source_cluster == self.cluster_identifier:
+            raise ConfigError(
+                "restore_source_cluster",
+                self.restore_source_cluster,
+                f"another environment's cluster: {self.cluster_identifier} is env '{self.env}' itself; restore into a "
+                "new env (-c env=<new>)",
+            )
+        region = self.region or default_region
+        if self.restore_snapshot and (problem := aws_rules.snapshot_problem(self.restore_snapshot, region)):
+            raise ConfigError("restore_snapshot", self.restore_snapshot, problem)
+        copies = ("restore_encryption_key_arn", "restore_server_password_arn", "restore_llm_keys_arn")
+        if self.restore_kind is None:
+            for name in copies:
+                if value := getattr(self, name):
+                    raise ConfigError(name, value, "only with restore_snapshot or restore_source_cluster")
+            return
+        if not self.restore_encryption_key_arn:
+            raise ConfigError(
+                "restore_encryption_key_arn",
+                None,
+                "the source environment's LETTA_ENCRYPTION_KEY secret ARN with a restore: a new key would leave every "
+                "encrypted value in the restored rows unreadable",
+            )
+        if self.restore_llm_keys_arn and self.llm_secret_arn:
+            raise ConfigError(
+                "restore_llm_keys_arn",
+                self.restore_llm_keys_arn,
+                "unset while llm_secret_arn is set (the tasks read that secret; there is nothing to copy into)",
+            )
+        for name in copies:
+            arn = getattr(self, name)
+            if arn and region and (problem := aws_rules.secret_arn_problem(arn, region)):
+                raise ConfigError(name, arn, problem)
+            if arn and region and arn.split(":")[3] != region:
+                # The copy handler reads it with a client of the stack's region (replicate the secret first).
+                raise ConfigError(name, arn, f"a secret in the stack's region {region} (replicate it there first)")
 
     @classmethod
     def _allowed(cls, name: str) -> str:

@@ -75,6 +75,7 @@ def synthesized(**overrides: Any) -> Synthesized:
 # Template variants worth checking beyond the profile defaults: the optional branches of the templates.
 UUID = "00000000-0000-0000-0000-000000000000"
 CERTIFICATE = f"arn:aws:acm:us-east-1:123456789012:certificate/{UUID}"
+SOURCE_SECRET = "arn:aws:secretsmanager:us-east-1:123456789012:secret:Secrets"
 # Variants worth linting beyond the profile defaults: the optional branches of the templates.
 VARIANTS = [
     {"profile": "dev"},
@@ -89,6 +90,22 @@ VARIANTS = [
     },
     # README's documented public API: the world on the load balancer, opted in explicitly.
     {"profile": "dev", "api_allowed_cidrs": "0.0.0.0/0,::/0", "api_allow_public": True},
+    # docs/restore.md's two kinds of restore into a new environment, with every secret copied from the source.
+    RESTORE_SNAPSHOT := {
+        "env": "restored",
+        "profile": "prod",
+        "allow_plain_http": True,
+        "restore_snapshot": "rds:letta-prod-2026-12-01-03-00",
+        "restore_encryption_key_arn": f"{SOURCE_SECRET}EncryptionKey-AbC123",
+        "restore_server_password_arn": f"{SOURCE_SECRET}ServerPassword-DeF456",
+        "restore_llm_keys_arn": f"{SOURCE_SECRET}LlmKeys-GhI789",
+    },
+    RESTORE_POINT_IN_TIME := {
+        "env": "restored",
+        "restore_source_cluster": "letta-dev",
+        "restore_time": "2026-01-15T09:30:00Z",
+        "restore_encryption_key_arn": f"{SOURCE_SECRET}EncryptionKey-AbC123",
+    },
 ]
 
 

@@ -366,3 +366,94 @@ def test_disabling_the_shared_redis_in_one_step_would_remove_an_export_in_use() 
     before, after = synth({**DEV, "shared_redis": "on"}), synth(DEV)
     removed = set(imports(before[SERVICE])) - set(exports(after[DATA]))
     assert removed and all("SharedRedis" in name for name in removed)
+
+
+# --- Restore keys: once deployed, no change to them reaches the data -----------------------------------------
+# Every restore property is create-only (AWS::RDS::DBCluster), so adding, changing or removing one is a
+# replacement of the cluster; its fixed DBClusterIdentifier makes CloudFormation refuse that replacement before it
+# touches anything ("cannot update a stack when a custom-named resource requires replacing"), and the update rolls
+# back with the restored cluster intact. The secrets never change in place: a restored environment's copies have
+# their own logical ids, so swapping them is a create plus a delete that CloudFormation leaves to the cleanup of a
+# successful update, which the cluster's refusal prevents. A changed source secret alone reaches only the copy
+# custom resource, whose handler refuses it (tests/test_restore_stack.py).
+
+KEY = "arn:aws:secretsmanager:us-east-1:123456789012:secret:SecretsEncryptionKey-AbC123"
+OTHER_KEY = "arn:aws:secretsmanager:us-east-1:123456789012:secret:SecretsEncryptionKey-XyZ789"
+NEW_ENV: dict[str, Any] = {**DEV, "env": "restored"}
+SNAPSHOT = {**NEW_ENV, "restore_snapshot": "letta-dev-before-upgrade", "restore_encryption_key_arn": KEY}
+POINT = {**NEW_ENV, "restore_source_cluster": "letta-dev", "restore_time": "2026-01-15T09:30:00Z"}
+POINT |= {"restore_encryption_key_arn": KEY}
+RESTORED_DATA = "letta-restored-data"
+
+
+@dataclass(frozen=True)
+class RestoreChange:
+    """A change of restore keys on a deployed environment, and what the cluster and the copy resource see."""
+
+    name: str
+    before: Mapping[str, Any]
+    after: Mapping[str, Any]
+    cluster: str  # the diff's impact on the cluster: "WILL_REPLACE" (refused: custom name) or "NONE"
+    copy_update: bool = False  # the copy custom resource gets an Update (its handler refuses a new source)
+
+
+RESTORE_CHANGES = [
+    RestoreChange("adding a snapshot restore to a live environment", NEW_ENV, SNAPSHOT, "WILL_REPLACE"),
+    RestoreChange("adding a point-in-time restore to a live environment", NEW_ENV, POINT, "WILL_REPLACE"),
+    RestoreChange(
+        "changing the snapshot",
+        SNAPSHOT,
+        {**SNAPSHOT, "restore_snapshot": "letta-dev-after-upgrade"},
+        "WILL_REPLACE",
+    ),
+    RestoreChange(
+        "changing the point in time", POINT, {**POINT, "restore_time": "2026-01-15T10:00:00Z"}, "WILL_REPLACE"
+    ),
+    RestoreChange("point in time -> latest", POINT, {**POINT, "restore_time": "latest"}, "WILL_REPLACE"),
+    RestoreChange("removing the snapshot restore keys", SNAPSHOT, NEW_ENV, "WILL_REPLACE"),
+    RestoreChange("removing the point-in-time restore keys", POINT, NEW_ENV, "WILL_REPLACE"),
+    RestoreChange(
+        "changing the encryption key's source",
+        SNAPSHOT,
+        {**SNAPSHOT, "restore_encryption_key_arn": OTHER_KEY},
+        "NONE",
+        copy_update=True,
+    ),
+]
+
+
+@cache
+def restore_diffs() -> dict[str, dict[str, Any]]:
+    pairs = [{"old": synth(c.before)[RESTORED_DATA], "new": synth(c.after)[RESTORED_DATA]} for c in RESTORE_CHANGES]
+    result = subprocess.run(
+        [str(ROOT / "node_modules" / ".bin" / "node"), str(ROOT / "tests" / "support" / "template_diff.js")],
+        input=json.dumps(pairs),
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    return {c.name: s for c, s in zip(RESTORE_CHANGES, json.loads(result.stdout), strict=True)}
+
+
+@pytest.mark.parametrize("change", RESTORE_CHANGES, ids=lambda c: c.name)
+def test_a_restore_key_change_on_a_live_environment_never_reaches_the_data(change: RestoreChange) -> None:
+    summary = restore_diffs()[change.name]["resources"]
+    before = synth(change.before)[RESTORED_DATA]
+    clusters = {k: v for k, v in summary.items() if v["type"] == "AWS::RDS::DBCluster"}
+    if change.cluster == "NONE":
+        assert not clusters, clusters
+    else:
+        ((cluster_id, cluster),) = clusters.items()
+        # What `cdk diff` prints as "requires replacement": refused for the custom-named cluster, nothing lost.
+        assert cluster["impact"] == change.cluster, cluster
+        assert before["Resources"][cluster_id]["Properties"]["DBClusterIdentifier"] == "letta-restored"
+    for logical_id, resource in summary.items():
+        if resource["type"] == "AWS::SecretsManager::Secret":
+            # Never updated in place (a new value over the key the rows were encrypted with): created or deleted.
+            assert resource["impact"] in ("WILL_CREATE", "WILL_DESTROY"), f"{logical_id}: {resource}"
+        if resource["type"] == "AWS::RDS::DBInstance":
+            assert resource["impact"] not in ("WILL_DESTROY", "WILL_ORPHAN"), f"{logical_id}: {resource}"
+    copy = [v for v in summary.values() if v["type"] == "Custom::RestoredSecrets"]
+    if change.copy_update:
+        assert [v["impact"] for v in copy] == ["WILL_UPDATE"], copy

@@ -22,6 +22,10 @@ SECRET = f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:letta-llm-AbC123"
 CONNECTION = f"arn:aws:codeconnections:eu-west-1:{ACCOUNT}:connection/{UUID}"
 DIGEST = "sha256:" + "a" * 64
 PROD = {"profile": "prod", "allow_plain_http": True}
+SNAPSHOT_ARN = f"arn:aws:rds:us-east-1:{ACCOUNT}:cluster-snapshot:rds:letta-prod-2026-12-01-03-00"
+RESTORE = {"env": "copy", "restore_snapshot": "letta-prod-final", "restore_encryption_key_arn": SECRET}
+POINT = {"env": "copy", "restore_source_cluster": "letta-prod", "restore_time": "2026-01-15T09:30:00Z"}
+POINT |= {"restore_encryption_key_arn": SECRET}
 PIPELINE = {
     "pipeline": True,
     "region": "eu-west-1",
@@ -329,6 +333,32 @@ INVALID: list[tuple[dict[str, Any], str, str]] = [
         "uuid",
     ),
     ({"pipeline_connection_arn": CERT_US}, "pipeline_connection_arn", "CodeConnections"),
+    # restore (docs/restore.md)
+    ({**RESTORE, "restore_source_cluster": "letta-prod", "restore_time": "latest"}, "restore_snapshot", "not both"),
+    ({"env": "copy", "restore_time": "latest", "restore_encryption_key_arn": SECRET}, "restore_time", "only with"),
+    (
+        {"env": "copy", "restore_source_cluster": "letta-prod", "restore_encryption_key_arn": SECRET},
+        "restore_source_cluster",
+        "with restore_time",
+    ),
+    ({**POINT, "restore_time": "2999-01-01T00:00:00Z"}, "restore_time", "a time in the past"),
+    ({**POINT, "restore_time": "2026-12-01 09:30"}, "restore_time", "ISO-8601 UTC"),
+    ({**POINT, "restore_time": "2026-02-30T09:30:00Z"}, "restore_time", "ISO-8601 UTC"),
+    ({**POINT, "restore_source_cluster": "letta-copy"}, "restore_source_cluster", "another environment's cluster"),
+    (
+        {**POINT, "restore_source_cluster": "arn:aws:rds:us-east-1:123456789012:cluster:letta-prod"},
+        "restore_source_cluster",
+        "cluster identifier",
+    ),
+    ({**RESTORE, "restore_snapshot": "letta--prod"}, "restore_snapshot", "DB cluster snapshot name"),
+    ({**RESTORE, "restore_snapshot": "arn:aws:rds:us-east-1:123456789012:snapshot:x"}, "restore_snapshot", "ARN"),
+    ({**RESTORE, "region": "eu-west-1", "restore_snapshot": SNAPSHOT_ARN}, "restore_snapshot", "copy it there"),
+    ({"env": "copy", "restore_snapshot": "letta-prod-final"}, "restore_encryption_key_arn", "unreadable"),
+    ({"restore_encryption_key_arn": SECRET}, "restore_encryption_key_arn", "only with restore_snapshot"),
+    ({"restore_server_password_arn": SECRET}, "restore_server_password_arn", "only with restore_snapshot"),
+    ({**RESTORE, "restore_encryption_key_arn": "letta-prod-key"}, "restore_encryption_key_arn", "secret ARN"),
+    ({**RESTORE, "llm_secret_arn": SECRET, "restore_llm_keys_arn": SECRET}, "restore_llm_keys_arn", "llm_secret_arn"),
+    ({**RESTORE, "region": "eu-west-1", "restore_snapshot": "s1"}, "restore_encryption_key_arn", "region"),
 ]
 
 
@@ -413,6 +443,13 @@ VALID: list[dict[str, Any]] = [
     {"max_tasks": 2, "shared_redis": "auto", "db_pooling": True, "readers": 1},
     {**PROD, "shared_redis": "on", "readers": 0, "db_pooling": False},
     {**PIPELINE, "pipeline_branch": "release/2026.12"},
+    {
+        **RESTORE,
+        "restore_snapshot": SNAPSHOT_ARN,
+        "restore_server_password_arn": SECRET,
+        "restore_llm_keys_arn": SECRET,
+    },
+    {**POINT, "restore_time": "latest", "llm_secret_arn": SECRET},
 ]
 
 

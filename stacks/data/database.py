@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_logs as logs
@@ -11,6 +13,38 @@ from constructs import Construct
 
 MASTER_USER = "postgres"
 PORT = 5432
+LATEST = "latest"
+
+
+@dataclass(frozen=True)
+class ClusterRestore:
+    """Where a restored cluster's data comes from: a snapshot (name or ARN), or a source cluster at a point in time
+    (`time` an ISO-8601 UTC second, or "latest")."""
+
+    snapshot: str | None = None
+    source_cluster: str | None = None
+    time: str | None = None
+
+    def __post_init__(self) -> None:
+        if bool(self.snapshot) == bool(self.source_cluster) or bool(self.source_cluster) != bool(self.time):
+            raise ValueError("ClusterRestore takes a snapshot, or a source_cluster with a time")
+
+    def cluster_properties(self) -> dict[str, object]:
+        """The create-only AWS::RDS::DBCluster properties that make CloudFormation restore instead of create.
+
+        CDK has no point-in-time restore construct (aws-cdk#25998), so both kinds are raw properties on the same
+        cluster resource: one logical id, whatever the kind, so that changing or removing them is a replacement of
+        the custom-named cluster, which CloudFormation refuses before touching it."""
+        if self.snapshot:
+            return {"SnapshotIdentifier": self.snapshot}
+        # full-copy: the restored cluster's storage is its own, so the source can be deleted at once (a
+        # copy-on-write clone shares pages with its source, and a source holds at most 15 clones).
+        properties: dict[str, object] = {"SourceDBClusterIdentifier": self.source_cluster, "RestoreType": "full-copy"}
+        if self.time == LATEST:
+            properties["UseLatestRestorableTime"] = True
+        else:
+            properties["RestoreToTime"] = self.time
+        return properties
 
 
 class AuroraDatabase(Construct):
@@ -20,6 +54,11 @@ class AuroraDatabase(Construct):
     RDS in Secrets Manager (it never enters LETTA_PG_URI: Letta logs in as the app role), the Data API on
     (bootstrap and inspection need no path into the VPC), the PostgreSQL log exported to a log group this
     construct owns, so that destroying the stack removes it.
+
+    `restore` makes the cluster a restore of a snapshot or of another cluster at a point in time: the same
+    Serverless v2 cluster, settings and network, with its data, roles and master user name from the source
+    (CloudFormation's restore properties exclude MasterUsername, DatabaseName and StorageEncrypted: they are the
+    source's, and an encrypted source restores encrypted). RDS then hands the managed master password a new secret.
 
     `readers` Serverless v2 readers (0 or 1) give failover a target: placed in the VPC's second AZ, in promotion
     tier 1 so that they scale with the writer (a failover lands on an instance already sized for the load).
@@ -47,6 +86,7 @@ class AuroraDatabase(Construct):
         deletion_protection: bool,
         removal_policy: RemovalPolicy,
         log_retention: logs.RetentionDays,
+        restore: ClusterRestore | None = None,
     ) -> None:
         super().__init__(scope, id)
         major = postgres_version.split(".")[0]
@@ -127,9 +167,21 @@ class AuroraDatabase(Construct):
             copy_tags_to_snapshot=True,
         )
         self.cluster.node.add_dependency(log_group)
+        self.restore = restore
+        if restore is not None:
+            self._restore(restore)
         self.log_group = log_group
         self.writer = self.cluster.node.find_child(self.writer_id)
         assert self.cluster.secret is not None  # generated credentials always come with a secret
         self.secret: secretsmanager.ISecret = self.cluster.secret
         self.database_name = database_name
         self.port = PORT
+
+    def _restore(self, restore: ClusterRestore) -> None:
+        resource = self.cluster.node.default_child
+        assert isinstance(resource, rds.CfnDBCluster)
+        for name, value in restore.cluster_properties().items():
+            resource.add_property_override(name, value)
+        # RestoreDBClusterFromSnapshot / ToPointInTime take the source's master user, database and encryption.
+        for name in ("MasterUsername", "DatabaseName", "StorageEncrypted"):
+            resource.add_property_deletion_override(name)

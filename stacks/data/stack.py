@@ -16,13 +16,14 @@ from constructs import Construct
 from stacks.config import LettaConfig
 from stacks.data.access_logs import AccessLogsBucket
 from stacks.data.app_secrets import LettaSecrets
-from stacks.data.database import AuroraDatabase
+from stacks.data.database import AuroraDatabase, ClusterRestore
 from stacks.data.image_mirror import ImageMirror, ImageReference
 from stacks.data.network import Network
 from stacks.data.shared_redis import SharedRedis
 from stacks.log_retention import retention
 from stacks.nag import acknowledge
 from stacks.pgvector.construct import PgvectorBootstrap
+from stacks.restore.construct import RestoredSecrets
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,7 @@ class DataStack(Stack):
             "Database",
             vpc=self.network.vpc,
             security_group=self.network.database_security_group,
-            cluster_identifier=f"letta-{config.env}",
+            cluster_identifier=config.cluster_identifier,
             postgres_version=config.postgres_version,
             # Changing it is an in-place update (tests/test_change_safety.py); docs/memory.md has the break-even.
             storage_type=rds.DBClusterStorageType(config.storage_type.replace("-", "_").upper()),
@@ -89,6 +90,7 @@ class DataStack(Stack):
             deletion_protection=config.deletion_protection,
             removal_policy=RemovalPolicy.SNAPSHOT if keep else RemovalPolicy.DESTROY,
             log_retention=log_retention,
+            restore=_cluster_restore(config),
         )
         self.bootstrap = PgvectorBootstrap(
             self,
@@ -103,7 +105,23 @@ class DataStack(Stack):
             secret_removal_policy=secret_removal,
         )
         self.secrets = LettaSecrets(
-            self, "Secrets", llm_secret_arn=config.llm_secret_arn, removal_policy=secret_removal
+            self,
+            "Secrets",
+            llm_secret_arn=config.llm_secret_arn,
+            removal_policy=secret_removal,
+            copy_from=_copy_sources(config),
+        )
+        # A restore copies the source's secrets into this stack's own once the restored cluster exists.
+        self.restored_secrets = (
+            RestoredSecrets(
+                self,
+                "RestoredSecrets",
+                copies=self.secrets.copies,
+                after=self.database.cluster,
+                log_retention=log_retention,
+            )
+            if self.secrets.copies
+            else None
         )
         # The image copy sits here, not in the service stack, so that it runs while Aurora is being created (the
         # service stack starts only after this one); its contents can be copied again, so destroy loses nothing.
@@ -222,6 +240,18 @@ class DataStack(Stack):
         CfnOutput(self, "LlmKeysSecretArn", value=secrets.llm_keys.secret_arn, description="Secret holding LLM keys")
         CfnOutput(
             self,
+            "EncryptionKeySecretArn",
+            value=secrets.encryption_key.secret_arn,
+            description="Secret holding LETTA_ENCRYPTION_KEY (key 'key'): a restore of this environment copies it",
+        )
+        if self.restored_secrets is not None:
+            restore = self.database.restore
+            source = restore.snapshot or f"{restore.source_cluster} at {restore.time}"
+            CfnOutput(
+                self, "RestoredFrom", value=source, description="What this environment's cluster was restored from"
+            )
+        CfnOutput(
+            self,
             "SetLlmKeysCommand",
             description="Store your LLM keys as one JSON object (then run the service stack's RedeployCommand)",
             value=f"aws secretsmanager put-secret-value --secret-id {secrets.llm_keys.secret_arn} "
@@ -236,3 +266,21 @@ class DataStack(Stack):
             )
         CfnOutput(self, "DatabaseSecurityGroupId", value=self.network.database_security_group.security_group_id)
         CfnOutput(self, "AppSecurityGroupId", value=self.network.app_security_group.security_group_id)
+
+
+def _cluster_restore(config: LettaConfig) -> ClusterRestore | None:
+    if config.restore_kind is None:
+        return None
+    return ClusterRestore(
+        snapshot=config.restore_snapshot, source_cluster=config.restore_source_cluster, time=config.restore_time
+    )
+
+
+def _copy_sources(config: LettaConfig) -> dict[str, str]:
+    """The source secrets a restored environment copies into its own (none for a new environment)."""
+    sources = {
+        "encryption_key": config.restore_encryption_key_arn,
+        "server_password": config.restore_server_password_arn,
+        "llm_keys": config.restore_llm_keys_arn,
+    }
+    return {what: arn for what, arn in sources.items() if arn}
