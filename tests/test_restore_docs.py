@@ -1,21 +1,18 @@
-"""docs/restore.md's commands, as far as no AWS account allows: each `npx cdk deploy` line synthesized by the pinned
-CLI with exactly its `-c` keys (the restore of both kinds), and every `aws` line a command line of known services."""
+"""docs/restore.md's commands: the page shows both kinds of restore and every step, and each `npx cdk deploy` line's
+`-c` keys synthesize the restore it promises. The lines themselves run with the pinned CLI in
+tests/test_user_commands.py, the `aws` and script lines are checked in tests/test_docs.py."""
 
 from __future__ import annotations
 
-import json
 import re
 import shlex
-import subprocess
-import tempfile
 from pathlib import Path
 
 import pytest
 
-from tests.test_user_commands import cli_env
+from tests.cdk_app import synthesized
 
 ROOT = Path(__file__).resolve().parents[1]
-pytestmark = pytest.mark.cli
 PAGE = (ROOT / "docs" / "restore.md").read_text()
 LINES = [
     line.strip()
@@ -34,27 +31,17 @@ def test_the_runbook_shows_both_kinds_and_every_step() -> None:
         assert needle in PAGE
     for line in LINES:
         words = shlex.split(line)
-        assert words[0] in ("aws", "npx", "python"), line
+        assert words[0] in ("aws", "npx", ".venv/bin/python"), line
         if words[0] == "aws":
             assert words[1] in ("rds", "cloudformation"), line
 
 
 @pytest.mark.parametrize("line", DEPLOYS, ids=["snapshot", "point-in-time"])
-def test_each_deploy_line_synthesizes_with_the_pinned_cli(line: str) -> None:
+def test_each_deploy_lines_context_synthesizes_the_restore(line: str) -> None:
     words = shlex.split(line)
     assert words[:4] == ["npx", "cdk", "deploy", "--all"]
-    with tempfile.TemporaryDirectory() as home, tempfile.TemporaryDirectory() as out:
-        done = subprocess.run(
-            ["npx", "cdk", "synth", "--quiet", "-o", out, *words[4:]],
-            cwd=ROOT,
-            env=cli_env(Path(home)),
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=False,
-        )
-        assert done.returncode == 0, done.stderr[-2000:]
-        template = json.loads((Path(out) / "letta-prod2-data.template.json").read_text())
+    context = dict(words[i + 1].split("=", 1) for i, word in enumerate(words) if word == "-c")
+    template = synthesized(**context).templates()["letta-prod2-data"]
     (cluster,) = [r["Properties"] for r in template["Resources"].values() if r["Type"] == "AWS::RDS::DBCluster"]
     assert cluster["DBClusterIdentifier"] == "letta-prod2"
     assert ("SnapshotIdentifier" in cluster) != ("SourceDBClusterIdentifier" in cluster)
