@@ -472,3 +472,99 @@ def restore_time_problem(value: str, now: datetime.datetime | None = None) -> st
     if moment > (now or datetime.datetime.now(datetime.UTC)):
         return "a time in the past (RDS restores up to the latest restorable time, a few minutes ago); or 'latest'"
     return None
+
+
+# --- An existing VPC, the created VPC's range, a domain, browser origins --------------------------------
+
+# https://docs.aws.amazon.com/AWSEC2/latest/APIReference/resource-ids.html: resource ids are a prefix and 8 or 17
+# lowercase hex characters (the long form since 2018).
+_RESOURCE_ID = r"[0-9a-f]{8}(?:[0-9a-f]{9})?"
+_VPC_ID = re.compile(rf"^vpc-{_RESOURCE_ID}$")
+_SUBNET_ID = re.compile(rf"^subnet-{_RESOURCE_ID}$")
+_ROUTE_TABLE_ID = re.compile(rf"^rtb-{_RESOURCE_ID}$")
+# https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/using-regions-availability-zones.html: a zone name is its
+# region's name and a letter (us-east-1a); Local and Wavelength Zones (us-east-1-bos-1a) cannot hold Aurora.
+_AZ_NAME = re.compile(r"^(?P<region>[a-z]{2}(?:-[a-z]+)+-\d{1,2})[a-z]$")
+
+
+def vpc_id_problem(value: str) -> str | None:
+    return None if _VPC_ID.match(value) else "a VPC id: vpc- and 8 or 17 lowercase hex digits"
+
+
+def subnet_id_problem(value: str) -> str | None:
+    return None if _SUBNET_ID.match(value) else "subnet ids: subnet- and 8 or 17 lowercase hex digits"
+
+
+def route_table_id_problem(value: str) -> str | None:
+    return None if _ROUTE_TABLE_ID.match(value) else "route table ids: rtb- and 8 or 17 lowercase hex digits"
+
+
+def availability_zone_problem(value: str, region: str | None) -> str | None:
+    match = _AZ_NAME.match(value)
+    if not match:
+        return "Availability Zone names such as us-east-1a (a region name and one letter)"
+    if region and match["region"] != region:
+        return f"Availability Zones of the stack's region {region}"
+    return None
+
+
+# https://docs.aws.amazon.com/vpc/latest/userguide/vpc-cidr-blocks.html: a VPC's IPv4 block is /16 to /28; the
+# RFC 1918 ranges are the recommended ones (public ranges work but collide with the internet's own addresses).
+VPC_PRIVATE_RANGES = tuple(ipaddress.ip_network(c) for c in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
+# The created VPC's subnets per AZ (stacks/data/network.py): public /24, database /24 and, with NAT, app /22,
+# in two AZs. CDK allocates them in that order, each aligned to its size: 2 x /24, 2 x /24, then 2 x /22 from
+# the next /22 boundary end at the 12th /24, inside a /20. /20 is also the smallest size that leaves room to
+# turn NAT on later without a new range (a new range replaces the VPC).
+VPC_MAX_PREFIX = 20
+
+
+def vpc_cidr_problem(value: str) -> str | None:
+    try:
+        network = ipaddress.ip_network(value, strict=True)
+    except ValueError:
+        return "an IPv4 CIDR such as 10.40.0.0/16 (host bits zero)"
+    if network.version != 4 or not any(network.subnet_of(r) for r in VPC_PRIVATE_RANGES):  # type: ignore[arg-type]
+        return "a private IPv4 range within 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16"
+    if not 16 <= network.prefixlen <= VPC_MAX_PREFIX:
+        return f"/16 to /{VPC_MAX_PREFIX}: VPCs are at most /16, and the subnets (2 x /24, 2 x /24, 2 x /22) need a /20"
+    return None
+
+
+# https://docs.aws.amazon.com/Route53/latest/APIReference/API_HostedZone.html: an id like Z0123456789ABCDEFGHIJ
+# (the console shows it without the /hostedzone/ prefix).
+_HOSTED_ZONE_ID = re.compile(r"^Z[A-Z0-9]{1,31}$")
+# RFC 1035 / RFC 1123 host names as ACM takes them: labels of letters, digits and inner hyphens, 63 at most,
+# 253 in all, at least two labels; lowercase here because DNS compares case-insensitively and ACM lowercases.
+_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+_DOMAIN = re.compile(rf"^(?:{_LABEL}\.)+{_LABEL}$")
+
+
+def hosted_zone_id_problem(value: str) -> str | None:
+    return None if _HOSTED_ZONE_ID.match(value) else "a Route 53 hosted zone id such as Z0123456789ABCDEFGHIJ"
+
+
+def domain_name_problem(value: str) -> str | None:
+    if len(value) > 253 or not _DOMAIN.match(value):
+        return "a lowercase DNS name such as letta.example.com (no scheme, no trailing dot, no wildcard)"
+    return None
+
+
+# Letta 0.16.8 (letta/settings.py): ACCEPTABLE_ORIGINS is split on ',' with nothing stripped and appended to the
+# localhost defaults; Starlette's CORSMiddleware then compares the browser's Origin header with each entry as a
+# string. An origin is scheme://host[:port] with no path and no trailing slash (RFC 6454), so anything else
+# (a space, a path, a trailing '/') never matches. A page served over https cannot call a plain-http API (mixed
+# content), and a plain-http page anywhere but this machine gives the server password to the network.
+_ORIGIN = re.compile(
+    rf"^(?P<scheme>https?)://(?P<host>(?:{_LABEL}\.)*{_LABEL}|\d{{1,3}}(?:\.\d{{1,3}}){{3}}|\[::1\])(?::(?P<port>\d{{1,5}}))?$"
+)
+_LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "[::1]"})
+
+
+def browser_origin_problem(value: str) -> str | None:
+    what = "browser origins as scheme://host[:port] (no path, no trailing '/', no spaces), e.g. https://ade.example.com"
+    match = _ORIGIN.match(value)
+    if not match or (match["port"] and not 0 < int(match["port"]) < 65536):
+        return what
+    if match["scheme"] == "http" and match["host"] not in _LOOPBACK_HOSTS:
+        return "https origins (http only for localhost, 127.0.0.1 or [::1])"
+    return None

@@ -78,6 +78,20 @@ _AWS_RULES: dict[str, Callable[[str], str | None]] = {
     "restore_encryption_key_arn": aws_rules.secret_arn_problem,
     "restore_server_password_arn": aws_rules.secret_arn_problem,
     "restore_llm_keys_arn": aws_rules.secret_arn_problem,
+    "vpc_cidr": aws_rules.vpc_cidr_problem,
+    "vpc_id": aws_rules.vpc_id_problem,
+    "hosted_zone_id": aws_rules.hosted_zone_id_problem,
+    "domain_name": aws_rules.domain_name_problem,
+    "hosted_zone_name": aws_rules.domain_name_problem,
+}
+# List keys each of whose items AWS would refuse at deploy time.
+_AWS_LIST_RULES: dict[str, Callable[[str], str | None]] = {
+    "vpc_public_subnet_ids": aws_rules.subnet_id_problem,
+    "vpc_private_subnet_ids": aws_rules.subnet_id_problem,
+    "vpc_database_subnet_ids": aws_rules.subnet_id_problem,
+    "vpc_private_route_table_ids": aws_rules.route_table_id_problem,
+    "vpc_availability_zones": lambda zone: aws_rules.availability_zone_problem(zone, None),
+    "browser_origins": aws_rules.browser_origin_problem,
 }
 
 
@@ -182,7 +196,65 @@ class LettaConfig(BaseModel):
     )
     # Network
     nat_gateways: int = key(
-        0, "0, 1 or 2; prod needs at least 1", "NAT gateways; 0 puts tasks in public subnets", prod=2, ge=0, le=2
+        0,
+        "0, 1 or 2; prod needs at least 1; not with vpc_id",
+        "NAT gateways of the created VPC; 0 puts tasks in public subnets",
+        prod=2,
+        ge=0,
+        le=2,
+    )
+    vpc_cidr: str = key(
+        "10.40.0.0/16",
+        f"a private IPv4 range (10/8, 172.16/12, 192.168/16) from /16 to /{aws_rules.VPC_MAX_PREFIX}",
+        "IPv4 range of the VPC the data stack creates; decide before the first deploy (a change replaces the VPC)",
+    )
+    vpc_id: str | None = key(
+        None,
+        "vpc- and 8 or 17 hex digits; with vpc_availability_zones, vpc_public_subnet_ids, vpc_database_subnet_ids",
+        "An existing VPC to deploy into, by id (no lookup): no VPC, NAT gateway or flow log is created",
+    )
+    vpc_availability_zones: tuple[str, ...] = key(
+        (),
+        "2 to 6 distinct zone names of the stack's region (us-east-1a,us-east-1b); only with vpc_id",
+        "The existing VPC's zones, in the order the subnet lists follow",
+    )
+    vpc_public_subnet_ids: tuple[str, ...] = key(
+        (), "subnet ids, one per zone in vpc_availability_zones", "Existing VPC: public subnets for the load balancer"
+    )
+    vpc_private_subnet_ids: tuple[str, ...] = key(
+        (),
+        "subnet ids, one per zone, or none; required in the prod profile",
+        "Existing VPC: subnets with egress (NAT, Transit Gateway or vpc_endpoints) for the tasks; none: the tasks "
+        "run in the public subnets with a public IP",
+    )
+    vpc_database_subnet_ids: tuple[str, ...] = key(
+        (),
+        "subnet ids, one per zone (isolated or private; may repeat vpc_private_subnet_ids)",
+        "Existing VPC: subnets for Aurora and the shared Redis",
+    )
+    vpc_endpoints: bool = key(
+        False,
+        "true, false; only with vpc_id, vpc_private_subnet_ids and vpc_private_route_table_ids",
+        "Interface endpoints for ECR, CloudWatch Logs and Secrets Manager plus an S3 gateway endpoint, for task "
+        "subnets without NAT (docs/network.md: cost, and what still needs the internet)",
+    )
+    vpc_private_route_table_ids: tuple[str, ...] = key(
+        (),
+        "route table ids, one per private subnet; only with vpc_endpoints",
+        "The private subnets' route tables, which the S3 gateway endpoint (ECR's image layers) is added to",
+    )
+    # Domain
+    domain_name: str | None = key(
+        None,
+        "a DNS name in hosted_zone_name (the zone's apex or below it); needs hosted_zone_id and hosted_zone_name",
+        "The API's name: a DNS-validated certificate (unless certificate_arn), HTTPS, an alias record; ApiUrl "
+        "becomes https://<domain_name>",
+    )
+    hosted_zone_id: str | None = key(
+        None, "a Route 53 hosted zone id (Z...); only with domain_name", "Public hosted zone"
+    )
+    hosted_zone_name: str | None = key(
+        None, "the hosted zone's DNS name (example.com); only with domain_name", "The hosted zone's name (no lookup)"
     )
     # Service
     letta_image: str = key(
@@ -227,6 +299,12 @@ class LettaConfig(BaseModel):
         None, "an ACM certificate ARN in the stack's region", "HTTPS listener + HTTP->HTTPS redirect"
     )
     allow_plain_http: bool = key(False, "true, false", "prod without certificate_arn is refused unless this is true")
+    browser_origins: tuple[str, ...] = key(
+        (),
+        "https://host[:port] origins, no path or trailing '/'; http only for localhost, 127.0.0.1, [::1]",
+        "Extra browser origins the API admits (Letta's ACCEPTABLE_ORIGINS; https://app.letta.com, the ADE, is "
+        "always admitted)",
+    )
     llm_secret_arn: str | None = key(
         None, "a complete Secrets Manager secret ARN (name-XXXXXX)", "Existing LLM key secret; unset: one is created"
     )
@@ -359,6 +437,9 @@ class LettaConfig(BaseModel):
         if profile == "prod":
             for name, field in cls.model_fields.items():
                 extra = field.json_schema_extra
+                # An existing VPC brings its own egress: prod's two NAT gateways belong to the created VPC.
+                if name == "nat_gateways" and parsed.get("vpc_id"):
+                    continue
                 if isinstance(extra, dict) and "prod" in extra and name not in parsed:
                     parsed[name] = extra["prod"]
         return parsed
@@ -383,6 +464,19 @@ class LettaConfig(BaseModel):
         name = str(info.field_name)
         if value is not None and (problem := _AWS_RULES[name](value)):
             raise ConfigError(name, value, problem)
+        return value
+
+    @field_validator(*_AWS_LIST_RULES)
+    @classmethod
+    def _aws_list_rule(cls, value: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        """Each item under its AWS rule; an item twice is a typo (one subnet cannot serve two zones)."""
+        name = str(info.field_name)
+        for item in value:
+            if problem := _AWS_LIST_RULES[name](item):
+                raise ConfigError(name, item, problem)
+        # Subnets may share one route table; no subnet or zone serves twice.
+        if name != "vpc_private_route_table_ids" and len(set(value)) != len(value):
+            raise ConfigError(name, ",".join(value), "each value once")
         return value
 
     @field_validator("db_allowed_cidrs", "api_allowed_cidrs")
@@ -464,7 +558,7 @@ class LettaConfig(BaseModel):
             )
         # The API opens 80 (and 443 with a certificate) per CIDR; the database's group also admits the service.
         for cidrs_key, ports, reserved in (
-            ("api_allowed_cidrs", 2 if self.certificate_arn else 1, 0),
+            ("api_allowed_cidrs", 2 if self.uses_tls else 1, 0),
             ("db_allowed_cidrs", 1, 1),
         ):
             if problem := aws_rules.security_group_rules_problem(
@@ -477,6 +571,15 @@ class LettaConfig(BaseModel):
         self._secret_rules()
         self._pipeline_rules()
         self._restore_rules(context.get("default_region"))
+        self._vpc_rules(context.get("default_region"))
+        self._domain_rules()
+        if (remote := [o for o in self.browser_origins if o.startswith("https://")]) and not self.uses_tls:
+            raise ConfigError(
+                "browser_origins",
+                remote[0],
+                "https origins only with certificate_arn or domain_name (a browser blocks an https page's calls to a "
+                "plain-HTTP API)",
+            )
         if self.alarm_email and not self.alarms:
             raise ConfigError("alarm_email", self.alarm_email, "only with alarms=true")
         return self
@@ -499,12 +602,19 @@ class LettaConfig(BaseModel):
             return
         if self.removal_behaviour == "destroy":
             raise ConfigError("removal_behaviour", "destroy", "'snapshot' in the prod profile")
-        if self.nat_gateways == 0:
+        if self.vpc_id and not self.vpc_private_subnet_ids:
+            # Prod tasks run in private subnets, never with a public IP.
+            raise ConfigError(
+                "vpc_private_subnet_ids", "", "subnet ids in the prod profile (its tasks get no public IP)"
+            )
+        if self.nat_gateways == 0 and not self.vpc_id:
             # Prod tasks run in private subnets; with no NAT they cannot pull the image or reach an LLM.
             raise ConfigError("nat_gateways", 0, "1 or 2 in the prod profile (tasks in private subnets need egress)")
-        if not self.certificate_arn and not self.allow_plain_http:
+        if not self.uses_tls and not self.allow_plain_http:
             raise ConfigError(
-                "certificate_arn", None, "an ACM certificate ARN in the prod profile, or allow_plain_http=true"
+                "certificate_arn",
+                None,
+                "an ACM certificate ARN (or domain_name) in the prod profile, or allow_plain_http=true",
             )
 
     def _region_rules(self, default_region: str | None) -> None:
@@ -597,6 +707,85 @@ class LettaConfig(BaseModel):
             if arn and region and arn.split(":")[3] != region:
                 # The copy handler reads it with a client of the stack's region (replicate the secret first).
                 raise ConfigError(name, arn, f"a secret in the stack's region {region} (replicate it there first)")
+
+    def _vpc_rules(self, default_region: str | None) -> None:
+        """An existing VPC comes as ids, complete and consistent: synth looks nothing up (docs/network.md)."""
+        lists = ("vpc_availability_zones", "vpc_public_subnet_ids", "vpc_private_subnet_ids", "vpc_database_subnet_ids")
+        if not self.vpc_id:
+            for name in (*lists, "vpc_private_route_table_ids"):
+                if value := getattr(self, name):
+                    raise ConfigError(name, ",".join(value), "only with vpc_id (the created VPC makes its own)")
+            if self.vpc_endpoints:
+                raise ConfigError(
+                    "vpc_endpoints", True, "only with vpc_id (the created VPC's tasks use NAT or a public IP)"
+                )
+            return
+        if self.nat_gateways:
+            raise ConfigError(
+                "nat_gateways",
+                self.nat_gateways,
+                "0 with vpc_id (the existing VPC's egress is its own; set -c nat_gateways=0)",
+            )
+        if self.vpc_cidr != LettaConfig.model_fields["vpc_cidr"].default:
+            raise ConfigError("vpc_cidr", self.vpc_cidr, "unset with vpc_id (the existing VPC has its range)")
+        zones = self.vpc_availability_zones
+        # Aurora's subnet group, the load balancer and the cache's subnet group each need two zones.
+        if len(zones) < 2 or len(zones) > 6:
+            raise ConfigError("vpc_availability_zones", ",".join(zones), "2 to 6 zone names with vpc_id")
+        region = self.region or default_region
+        for zone in zones:
+            if problem := aws_rules.availability_zone_problem(zone, region):
+                raise ConfigError("vpc_availability_zones", zone, problem)
+        for name in lists[1:]:
+            value = getattr(self, name)
+            if name == "vpc_private_subnet_ids" and not value:
+                continue
+            if len(value) != len(zones):
+                raise ConfigError(
+                    name,
+                    ",".join(value),
+                    f"one subnet id per zone of vpc_availability_zones ({len(zones)}), same order",
+                )
+        public, private = set(self.vpc_public_subnet_ids), set(self.vpc_private_subnet_ids)
+        for name in ("vpc_private_subnet_ids", "vpc_database_subnet_ids"):
+            if shared := public & set(getattr(self, name)):
+                raise ConfigError(name, ",".join(sorted(shared)), "subnets other than vpc_public_subnet_ids")
+        routes = self.vpc_private_route_table_ids
+        if self.vpc_endpoints and not private:
+            raise ConfigError(
+                "vpc_endpoints", True, "with vpc_private_subnet_ids (the endpoints serve the task subnets)"
+            )
+        if self.vpc_endpoints and len(routes) != len(private):
+            raise ConfigError(
+                "vpc_private_route_table_ids",
+                ",".join(routes),
+                f"one route table id per private subnet ({len(private)}) with vpc_endpoints (the S3 gateway endpoint)",
+            )
+        if routes and not self.vpc_endpoints:
+            raise ConfigError("vpc_private_route_table_ids", ",".join(routes), "only with vpc_endpoints=true")
+
+    def _domain_rules(self) -> None:
+        zone_keys = ("hosted_zone_id", "hosted_zone_name")
+        if not self.domain_name:
+            for name in zone_keys:
+                if value := getattr(self, name):
+                    raise ConfigError(name, value, "only with domain_name")
+            return
+        for name in zone_keys:
+            if not getattr(self, name):
+                raise ConfigError(name, None, "required with domain_name (no lookup at synth)")
+        zone = str(self.hosted_zone_name)
+        if self.domain_name != zone and not self.domain_name.endswith(f".{zone}"):
+            raise ConfigError("domain_name", self.domain_name, f"a name in the hosted zone {zone} ({zone} or *.{zone})")
+
+    @property
+    def uses_tls(self) -> bool:
+        """Whether the API listens on HTTPS: a brought certificate, or one made for domain_name."""
+        return bool(self.certificate_arn or self.domain_name)
+
+    @property
+    def uses_existing_vpc(self) -> bool:
+        return self.vpc_id is not None
 
     @classmethod
     def _allowed(cls, name: str) -> str:

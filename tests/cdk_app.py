@@ -76,6 +76,21 @@ def synthesized(**overrides: Any) -> Synthesized:
 UUID = "00000000-0000-0000-0000-000000000000"
 CERTIFICATE = f"arn:aws:acm:us-east-1:123456789012:certificate/{UUID}"
 SOURCE_SECRET = "arn:aws:secretsmanager:us-east-1:123456789012:secret:Secrets"
+# docs/network.md's existing VPC: two zones, a public, a private (egress through the account's own NAT or Transit
+# Gateway) and an isolated subnet in each.
+EXISTING_VPC = {
+    "vpc_id": "vpc-0a1b2c3d4e5f60718",
+    "vpc_availability_zones": "us-east-1a,us-east-1b",
+    "vpc_public_subnet_ids": "subnet-0aaaaaaaaaaaaaaa1,subnet-0aaaaaaaaaaaaaaa2",
+    "vpc_private_subnet_ids": "subnet-0bbbbbbbbbbbbbbb1,subnet-0bbbbbbbbbbbbbbb2",
+    "vpc_database_subnet_ids": "subnet-0ccccccccccccccc1,subnet-0ccccccccccccccc2",
+}
+# The same VPC whose private subnets have no NAT: the stacks add the task's AWS endpoints.
+EXISTING_VPC_NO_NAT = {
+    **EXISTING_VPC,
+    "vpc_endpoints": True,
+    "vpc_private_route_table_ids": "rtb-0ddddddddddddddd1,rtb-0ddddddddddddddd2",
+}
 # Variants worth linting beyond the profile defaults: the optional branches of the templates.
 VARIANTS = [
     {"profile": "dev"},
@@ -99,6 +114,16 @@ VARIANTS = [
         "restore_encryption_key_arn": f"{SOURCE_SECRET}EncryptionKey-AbC123",
         "restore_server_password_arn": f"{SOURCE_SECRET}ServerPassword-DeF456",
         "restore_llm_keys_arn": f"{SOURCE_SECRET}LlmKeys-GhI789",
+    },
+    {"profile": "prod", "certificate_arn": CERTIFICATE, **EXISTING_VPC},
+    {"profile": "dev", **EXISTING_VPC_NO_NAT},
+    # docs/network.md's own domain and the browser origins the API admits.
+    DOMAIN := {
+        "profile": "prod",
+        "domain_name": "letta.example.com",
+        "hosted_zone_id": "Z0123456789ABCDEFGHIJ",
+        "hosted_zone_name": "example.com",
+        "browser_origins": "https://ade.example.com,http://localhost:5173",
     },
     RESTORE_POINT_IN_TIME := {
         "env": "restored",

@@ -30,6 +30,11 @@ CERTIFICATE = "arn:aws:acm:us-east-1:123456789012:certificate/00000000-0000-0000
 DIGEST = "sha256:" + "ab" * 32
 DEV: dict[str, Any] = {"postgres_version": "17.7"}
 PROD: dict[str, Any] = {"profile": "prod", "certificate_arn": CERTIFICATE, "postgres_version": "17.7"}
+ZONE = {
+    "domain_name": "letta.example.com",
+    "hosted_zone_id": "Z0123456789ABCDEFGHIJ",
+    "hosted_zone_name": "example.com",
+}
 DATA, SERVICE = "letta-dev-data", "letta-dev-service"
 PROTECTED = {"AWS::RDS::DBCluster", "AWS::RDS::DBInstance", "AWS::SecretsManager::Secret"}
 LOSSY = {"WILL_REPLACE", "MAY_REPLACE", "WILL_DESTROY", "WILL_ORPHAN"}
@@ -148,6 +153,29 @@ CHANGES = [
         {**DEV, "certificate_arn": CERTIFICATE},
         {(SERVICE, "LettaLoadBalancerHttps"): "WILL_CREATE"},
         outputs={(SERVICE, "ApiUrl"): "changed"},
+    ),
+    Change(
+        "adding your domain",
+        DEV,
+        {**DEV, **ZONE},
+        {
+            (SERVICE, "LettaDomainCertificate"): "WILL_CREATE",
+            (SERVICE, "LettaAliasRecord"): "WILL_CREATE",
+            (SERVICE, "LettaLoadBalancerHttps"): "WILL_CREATE",
+        },
+        outputs={(SERVICE, "ApiUrl"): "changed"},
+    ),
+    Change(
+        "a brought certificate for your domain",
+        {**DEV, **ZONE},
+        {**DEV, **ZONE, "certificate_arn": CERTIFICATE},
+        {(SERVICE, "LettaDomainCertificate"): "WILL_DESTROY", (SERVICE, "LettaLoadBalancerHttps"): "WILL_UPDATE"},
+    ),
+    Change(
+        "browser origins for Letta (ACCEPTABLE_ORIGINS)",
+        {**DEV, "certificate_arn": CERTIFICATE},
+        {**DEV, "certificate_arn": CERTIFICATE, "browser_origins": "https://ade.example.com"},
+        {(SERVICE, "LettaTask"): "WILL_REPLACE"},
     ),
     Change(
         "ECS Exec on",
@@ -457,3 +485,58 @@ def test_a_restore_key_change_on_a_live_environment_never_reaches_the_data(chang
     copy = [v for v in summary.values() if v["type"] == "Custom::RestoredSecrets"]
     if change.copy_update:
         assert [v["impact"] for v in copy] == ["WILL_UPDATE"], copy
+
+
+# --- Switching the network of a deployed environment -----------------------------------------------------------
+# The diff library sees templates, not AWS's rules. Between the created VPC and an existing one (either way), or to
+# another vpc_cidr, it shows the VPC's security groups and target group replaced in the new VPC and the cluster's
+# subnet group given the new VPC's subnets "in place". RDS refuses both halves of that: a DB subnet group in use
+# cannot move to another VPC's subnets, and a cluster cannot take a security group of another VPC. The update fails
+# and rolls back with the cluster untouched, so nothing is lost, and nothing is switched either. The way to move an
+# environment is a new one restored from a snapshot (docs/network.md, docs/restore.md).
+
+EXISTING: dict[str, Any] = {
+    "vpc_id": "vpc-0a1b2c3d",
+    "vpc_availability_zones": "us-east-1a,us-east-1b",
+    "vpc_public_subnet_ids": "subnet-0aaaaaa1,subnet-0aaaaaa2",
+    "vpc_database_subnet_ids": "subnet-0cccccc1,subnet-0cccccc2",
+}
+NETWORK_SWITCHES = {
+    "created VPC -> existing VPC": (DEV, {**DEV, **EXISTING}),
+    "existing VPC -> created VPC": ({**DEV, **EXISTING}, DEV),
+    "another vpc_cidr": (DEV, {**DEV, "vpc_cidr": "10.41.0.0/16"}),
+}
+
+
+@cache
+def network_diffs() -> dict[str, dict[str, Any]]:
+    pairs = [{"old": synth(b)[s], "new": synth(a)[s]} for b, a in NETWORK_SWITCHES.values() for s in (DATA, SERVICE)]
+    result = subprocess.run(
+        [str(ROOT / "node_modules" / ".bin" / "node"), str(ROOT / "tests" / "support" / "template_diff.js")],
+        input=json.dumps(pairs),
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    summaries = iter(json.loads(result.stdout))
+    return {name: {DATA: next(summaries), SERVICE: next(summaries)} for name in NETWORK_SWITCHES}
+
+
+@pytest.mark.parametrize("name", NETWORK_SWITCHES)
+def test_switching_the_network_of_a_live_environment_moves_the_cluster_to_another_vpc(name: str) -> None:
+    """What AWS then refuses (above): the cluster's security group is replaced in the other VPC and its subnet group
+    gets the other VPC's subnets. Nothing that holds data is replaced or deleted by the template change itself."""
+    data = network_diffs()[name][DATA]["resources"]
+    impacts = {k: (v["type"], v["impact"]) for k, v in data.items()}
+    assert impacts[next(k for k in impacts if k.startswith("NetworkDatabaseSecurityGroup"))] == (
+        "AWS::EC2::SecurityGroup",
+        "WILL_REPLACE",
+    )
+    # The subnet group's subnets change: named anew (another VPC's ids), or replaced under it (a new created VPC).
+    groups = [v for v in data.values() if v["type"] == "AWS::RDS::DBSubnetGroup"]
+    vpcs = [v["impact"] for v in data.values() if v["type"] == "AWS::EC2::VPC"]
+    assert [g["properties"].get("SubnetIds") for g in groups] == ["WILL_UPDATE"] or vpcs == ["WILL_REPLACE"]
+    for logical_id, (type_, impact) in impacts.items():
+        if type_ in PROTECTED:
+            assert impact not in LOSSY, f"{logical_id}: {impact}"

@@ -26,6 +26,18 @@ SNAPSHOT_ARN = f"arn:aws:rds:us-east-1:{ACCOUNT}:cluster-snapshot:rds:letta-prod
 RESTORE = {"env": "copy", "restore_snapshot": "letta-prod-final", "restore_encryption_key_arn": SECRET}
 POINT = {"env": "copy", "restore_source_cluster": "letta-prod", "restore_time": "2026-01-15T09:30:00Z"}
 POINT |= {"restore_encryption_key_arn": SECRET}
+VPC = {
+    "vpc_id": "vpc-0a1b2c3d",
+    "vpc_availability_zones": ["us-east-1a", "us-east-1b"],
+    "vpc_public_subnet_ids": ["subnet-0aaaaaa1", "subnet-0aaaaaa2"],
+    "vpc_private_subnet_ids": ["subnet-0bbbbbb1", "subnet-0bbbbbb2"],
+    "vpc_database_subnet_ids": ["subnet-0cccccc1", "subnet-0cccccc2"],
+}
+DOMAIN = {
+    "domain_name": "letta.example.com",
+    "hosted_zone_id": "Z0123456789ABCDEFGHIJ",
+    "hosted_zone_name": "example.com",
+}
 PIPELINE = {
     "pipeline": True,
     "region": "eu-west-1",
@@ -359,6 +371,58 @@ INVALID: list[tuple[dict[str, Any], str, str]] = [
     ({**RESTORE, "restore_encryption_key_arn": "letta-prod-key"}, "restore_encryption_key_arn", "secret ARN"),
     ({**RESTORE, "llm_secret_arn": SECRET, "restore_llm_keys_arn": SECRET}, "restore_llm_keys_arn", "llm_secret_arn"),
     ({**RESTORE, "region": "eu-west-1", "restore_snapshot": "s1"}, "restore_encryption_key_arn", "region"),
+    # an existing VPC (docs/network.md): ids by grammar, zones of the region, one subnet per zone, consistent keys
+    ({**VPC, "vpc_id": "vpc-123"}, "vpc_id", "8 or 17"),
+    ({**VPC, "vpc_id": "VPC-0A1B2C3D"}, "vpc_id", "lowercase hex"),
+    ({**VPC, "vpc_public_subnet_ids": "subnet-0aaaaaa1,sg-0aaaaaaa2"}, "vpc_public_subnet_ids", "subnet-"),
+    ({**VPC, "vpc_database_subnet_ids": "subnet-0cccccc1,subnet-0cccccc1"}, "vpc_database_subnet_ids", "once"),
+    ({**VPC, "vpc_availability_zones": "us-east-1a"}, "vpc_availability_zones", "2 to 6"),
+    ({**VPC, "vpc_availability_zones": "use1-az1,use1-az2"}, "vpc_availability_zones", "us-east-1a"),
+    ({**VPC, "region": "eu-west-1"}, "vpc_availability_zones", "region eu-west-1"),
+    ({**VPC, "vpc_public_subnet_ids": "subnet-0aaaaaa1"}, "vpc_public_subnet_ids", "one subnet id per zone"),
+    ({**VPC, "vpc_private_subnet_ids": "subnet-0bbbbbb1"}, "vpc_private_subnet_ids", "one subnet id per zone"),
+    ({**VPC, "vpc_database_subnet_ids": ""}, "vpc_database_subnet_ids", "one subnet id per zone"),
+    ({**VPC, "vpc_private_subnet_ids": "subnet-0aaaaaa1,subnet-0bbbbbb2"}, "vpc_private_subnet_ids", "other than"),
+    ({"vpc_public_subnet_ids": "subnet-0aaaaaa1,subnet-0aaaaaa2"}, "vpc_public_subnet_ids", "only with vpc_id"),
+    ({"vpc_endpoints": True}, "vpc_endpoints", "only with vpc_id"),
+    ({**VPC, "nat_gateways": 1}, "nat_gateways", "0 with vpc_id"),
+    ({**VPC, "vpc_cidr": "10.1.0.0/16"}, "vpc_cidr", "unset with vpc_id"),
+    ({**VPC, **PROD, "vpc_private_subnet_ids": ""}, "vpc_private_subnet_ids", "prod profile"),
+    ({**VPC, "vpc_endpoints": True}, "vpc_private_route_table_ids", "one route table id per private subnet"),
+    ({**VPC, "vpc_endpoints": True, "vpc_private_subnet_ids": ""}, "vpc_endpoints", "with vpc_private_subnet_ids"),
+    ({**VPC, "vpc_private_route_table_ids": "rtb-0dddddd1,rtb-0dddddd2"}, "vpc_private_route_table_ids", "only"),
+    (
+        {**VPC, "vpc_endpoints": True, "vpc_private_route_table_ids": "rtb-1,rtb-2"},
+        "vpc_private_route_table_ids",
+        "rtb",
+    ),
+    # your domain
+    ({**DOMAIN, "domain_name": "https://letta.example.com"}, "domain_name", "no scheme"),
+    ({**DOMAIN, "domain_name": "Letta.Example.com"}, "domain_name", "lowercase"),
+    ({**DOMAIN, "domain_name": "*.example.com"}, "domain_name", "no wildcard"),
+    ({**DOMAIN, "domain_name": "letta.example.com."}, "domain_name", "no trailing dot"),
+    ({**DOMAIN, "domain_name": "letta.example.org"}, "domain_name", "in the hosted zone example.com"),
+    ({**DOMAIN, "domain_name": "notexample.com"}, "domain_name", "in the hosted zone"),
+    ({**DOMAIN, "hosted_zone_id": "/hostedzone/Z0123456789"}, "hosted_zone_id", "Z0123456789ABCDEFGHIJ"),
+    ({**DOMAIN, "hosted_zone_id": None}, "hosted_zone_id", "required with domain_name"),
+    ({**DOMAIN, "hosted_zone_name": None}, "hosted_zone_name", "required with domain_name"),
+    ({"hosted_zone_id": "Z0123456789"}, "hosted_zone_id", "only with domain_name"),
+    # browser origins (Letta's ACCEPTABLE_ORIGINS)
+    ({**DOMAIN, "browser_origins": "https://ade.example.com/"}, "browser_origins", "no trailing '/'"),
+    ({**DOMAIN, "browser_origins": ["https://ade.example.com/app"]}, "browser_origins", "no path"),
+    ({**DOMAIN, "browser_origins": [" https://ade.example.com"]}, "browser_origins", "spaces"),
+    ({**DOMAIN, "browser_origins": ["https://ade example.com"]}, "browser_origins", "no spaces"),
+    ({**DOMAIN, "browser_origins": "http://ade.example.com"}, "browser_origins", "https origins"),
+    ({**DOMAIN, "browser_origins": "ade.example.com"}, "browser_origins", "scheme://host"),
+    ({**DOMAIN, "browser_origins": "https://ade.example.com:99999"}, "browser_origins", "scheme://host"),
+    ({**DOMAIN, "browser_origins": "https://a.example.com,https://a.example.com"}, "browser_origins", "once"),
+    ({"browser_origins": "https://ade.example.com"}, "browser_origins", "certificate_arn or domain_name"),
+    # the created VPC's range
+    ({"vpc_cidr": "8.8.0.0/16"}, "vpc_cidr", "private IPv4 range"),
+    ({"vpc_cidr": "10.40.0.0/24"}, "vpc_cidr", "/16 to /20"),
+    ({"vpc_cidr": "10.0.0.0/8"}, "vpc_cidr", "/16 to /20"),
+    ({"vpc_cidr": "10.40.0.1/16"}, "vpc_cidr", "host bits zero"),
+    ({"vpc_cidr": "fd00::/56"}, "vpc_cidr", "private IPv4 range"),
 ]
 
 
@@ -450,6 +514,25 @@ VALID: list[dict[str, Any]] = [
         "restore_llm_keys_arn": SECRET,
     },
     {**POINT, "restore_time": "latest", "llm_secret_arn": SECRET},
+    {**VPC},
+    {**VPC, "vpc_private_subnet_ids": ""},
+    {**VPC, **PROD, "region": "us-east-1", "readers": 1},
+    {
+        **VPC,
+        "vpc_availability_zones": "us-east-1a,us-east-1b,us-east-1c",
+        "vpc_public_subnet_ids": "subnet-0aaaaaa1,subnet-0aaaaaa2,subnet-0aaaaaa3",
+        "vpc_private_subnet_ids": "subnet-0bbbbbb1,subnet-0bbbbbb2,subnet-0bbbbbb3",
+        "vpc_database_subnet_ids": "subnet-0bbbbbb1,subnet-0bbbbbb2,subnet-0bbbbbb3",
+        "vpc_endpoints": True,
+        "vpc_private_route_table_ids": "rtb-0dddddd1,rtb-0dddddd2,rtb-0dddddd1",
+    },
+    {**DOMAIN},
+    {**DOMAIN, "domain_name": "example.com", "certificate_arn": CERT_US, "region": "us-east-1"},
+    {**DOMAIN, **PROD, "allow_plain_http": False, "domain_name": "a-1.api.eu.example.com"},
+    {"browser_origins": "http://localhost:5173,http://127.0.0.1:3000,http://[::1]:8080"},
+    {"certificate_arn": CERT_US, "browser_origins": ["https://ade.example.com", "https://tools.example.co.uk:8443"]},
+    {"vpc_cidr": "192.168.0.0/20", "nat_gateways": 1},
+    {"vpc_cidr": "172.31.0.0/16", "vpc_id": None},
 ]
 
 

@@ -18,7 +18,7 @@ from stacks.data.access_logs import AccessLogsBucket
 from stacks.data.app_secrets import LettaSecrets
 from stacks.data.database import AuroraDatabase, ClusterRestore
 from stacks.data.image_mirror import ImageMirror, ImageReference
-from stacks.data.network import Network
+from stacks.data.network import ExistingVpc, Network
 from stacks.data.shared_redis import SharedRedis
 from stacks.log_retention import retention
 from stacks.nag import acknowledge
@@ -71,6 +71,8 @@ class DataStack(Stack):
             nat_gateways=config.nat_gateways,
             log_retention=log_retention,
             removal_policy=RemovalPolicy.DESTROY,
+            cidr=config.vpc_cidr,
+            existing=_existing_vpc(config),
         )
         self.database = AuroraDatabase(
             self,
@@ -198,6 +200,16 @@ class DataStack(Stack):
             "IAM database authentication cannot serve Letta: its LETTA_PG_URI takes a fixed password and breaks "
             "on the characters IAM tokens contain (LETTA_FACTS.md). Passwords live in Secrets Manager.",
         )
+        if config.vpc_id:
+            # An existing VPC's zones are names the operator gave (vpc_availability_zones), not a lookup: the reader
+            # goes to the second of them on purpose.
+            for child in cluster.node.children:
+                if child.node.id.startswith("Reader"):
+                    acknowledge(
+                        child,
+                        "CloudFormation-Validate::W3010",
+                        "The reader's zone is the second of vpc_availability_zones, named by the operator.",
+                    )
         if not config.deletion_protection:
             acknowledge(
                 cluster,
@@ -284,3 +296,18 @@ def _copy_sources(config: LettaConfig) -> dict[str, str]:
         "llm_keys": config.restore_llm_keys_arn,
     }
     return {what: arn for what, arn in sources.items() if arn}
+
+
+def _existing_vpc(config: LettaConfig) -> ExistingVpc | None:
+    """The VPC named by the vpc_* keys, or None: the stack creates its own."""
+    if not config.vpc_id:
+        return None
+    return ExistingVpc(
+        vpc_id=config.vpc_id,
+        availability_zones=config.vpc_availability_zones,
+        public_subnet_ids=config.vpc_public_subnet_ids,
+        private_subnet_ids=config.vpc_private_subnet_ids,
+        database_subnet_ids=config.vpc_database_subnet_ids,
+        endpoints=config.vpc_endpoints,
+        private_route_table_ids=config.vpc_private_route_table_ids,
+    )

@@ -11,6 +11,8 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_route53 as route53
+from aws_cdk import aws_route53_targets as route53_targets
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
@@ -74,6 +76,10 @@ class LettaService(Construct):
         redis_host: str | None = None,
         redis_port: int | None = None,
         db_pooling: bool = False,
+        domain_name: str | None = None,
+        hosted_zone_id: str | None = None,
+        hosted_zone_name: str | None = None,
+        browser_origins: Sequence[str] = (),
     ) -> None:
         super().__init__(scope, id)
         # The app security group belongs to the data stack. Imported immutable, CDK adds no rule to it there
@@ -115,6 +121,8 @@ class LettaService(Construct):
                 "LETTA_SERVER_SECURE": "true",
                 LLM_KEY_MAP_VAR: json.dumps(dict(llm_secret_keys), sort_keys=True),
                 contract.DISABLE_POOLING: "false" if db_pooling else "true",
+                # Letta splits it on ',' and appends it to its localhost defaults (letta/settings.py); no spaces.
+                **({"ACCEPTABLE_ORIGINS": ",".join(browser_origins)} if browser_origins else {}),
                 **(
                     {contract.REDIS_HOST: redis_host, contract.REDIS_PORT: str(redis_port)}
                     if redis_host and redis_port
@@ -143,9 +151,26 @@ class LettaService(Construct):
             security_groups=[app_security_group],
             enable_execute_command=enable_ecs_exec,
         )
-        self.load_balancer, self.target_group = self._load_balancer(
-            vpc, api_allowed_cidrs, certificate_arn, deregistration_delay, warn_without_tls, deletion_protection
+        zone = (
+            route53.HostedZone.from_hosted_zone_attributes(
+                self, "Zone", hosted_zone_id=hosted_zone_id, zone_name=hosted_zone_name
+            )
+            if domain_name and hosted_zone_id and hosted_zone_name
+            else None
         )
+        certificate = self._certificate(certificate_arn, domain_name, zone)
+        self.load_balancer, self.target_group = self._load_balancer(
+            vpc, api_allowed_cidrs, certificate, deregistration_delay, warn_without_tls, deletion_protection
+        )
+        if domain_name and zone:
+            # The API's own name: an alias to the load balancer in the operator's zone.
+            route53.ARecord(
+                self,
+                "AliasRecord",
+                zone=zone,
+                record_name=domain_name,
+                target=route53.RecordTarget.from_alias(route53_targets.LoadBalancerTarget(self.load_balancer)),
+            )
         if access_logs_bucket_name:
             # The bucket and its policy belong to the data stack, deployed before this one (the policy must exist:
             # ELB writes a test object when logging is switched on). Set as attributes, because aws-cdk-lib's
@@ -181,8 +206,24 @@ class LettaService(Construct):
             scale_in_cooldown=Duration.minutes(5),
             scale_out_cooldown=Duration.minutes(1),
         )
-        scheme = "https" if certificate_arn else "http"
-        self.url = f"{scheme}://{self.load_balancer.load_balancer_dns_name}"
+        scheme = "https" if certificate else "http"
+        self.url = f"{scheme}://{domain_name or self.load_balancer.load_balancer_dns_name}"
+
+    def _certificate(
+        self, certificate_arn: str | None, domain_name: str | None, zone: route53.IHostedZone | None
+    ) -> acm.ICertificate | None:
+        """The certificate the operator brought, or one for `domain_name` that ACM validates through a record in
+        the zone (CloudFormation waits until it is issued: an undelegated zone never validates, docs/network.md)."""
+        if certificate_arn:
+            return acm.Certificate.from_certificate_arn(self, "Certificate", certificate_arn)
+        if domain_name and zone:
+            return acm.Certificate(
+                self,
+                "DomainCertificate",
+                domain_name=domain_name,
+                validation=acm.CertificateValidation.from_dns(zone),
+            )
+        return None
 
     def _cluster(
         self, vpc: ec2.IVpc, name: str, enable_ecs_exec: bool, log_retention: logs.RetentionDays
@@ -223,7 +264,7 @@ class LettaService(Construct):
         self,
         vpc: ec2.IVpc,
         allowed_cidrs: Sequence[str],
-        certificate_arn: str | None,
+        certificate: acm.ICertificate | None,
         deregistration_delay: Duration,
         warn_without_tls: bool,
         deletion_protection: bool,
@@ -235,7 +276,7 @@ class LettaService(Construct):
             description="Letta API load balancer: the listed client CIDRs in, the Letta tasks out",
             allow_all_outbound=False,
         )
-        ports = [443, 80] if certificate_arn else [80]
+        ports = [443, 80] if certificate else [80]
         for cidr in allowed_cidrs:
             peer = ec2.Peer.ipv6(cidr) if ":" in cidr else ec2.Peer.ipv4(cidr)
             for port in ports:
@@ -278,12 +319,12 @@ class LettaService(Construct):
             ),
             targets=[self.service],
         )
-        if certificate_arn:
+        if certificate:
             load_balancer.add_listener(
                 "Https",
                 port=443,
                 open=False,
-                certificates=[acm.Certificate.from_certificate_arn(self, "Certificate", certificate_arn)],
+                certificates=[certificate],
                 ssl_policy=elbv2.SslPolicy.RECOMMENDED_TLS,
                 default_target_groups=[target_group],
             )
@@ -299,7 +340,7 @@ class LettaService(Construct):
                 Annotations.of(self).add_warning_v2(
                     "letta:api-without-tls",
                     "The Letta API listens on plain HTTP: its bearer password crosses the network unencrypted. "
-                    "Set certificate_arn to an ACM certificate for HTTPS.",
+                    "Set domain_name (with its hosted zone) or certificate_arn for HTTPS.",
                 )
         return load_balancer, target_group
 
@@ -311,7 +352,8 @@ class LettaService(Construct):
             "The only plain environment variables are the secure-mode switches SECURE and LETTA_SERVER_SECURE, "
             "the pooling switch LETTA_DISABLE_SQLALCHEMY_POOLING, the names of the LLM variables to export and the "
             "shared Redis's host and port (LETTA_REDIS_HOST/PORT: an address, no credential; Letta's Redis client "
-            "has no AUTH); the database URI, passwords, the encryption key and LLM keys are ECS secrets.",
+            "has no AUTH) and the browser origins Letta admits (ACCEPTABLE_ORIGINS); the database URI, passwords, the "
+            "encryption key and LLM keys are ECS secrets.",
         )
         if not logged:
             acknowledge(

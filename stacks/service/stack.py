@@ -55,6 +55,10 @@ class ServiceStack(Stack):
             redis_host=data.redis_host,
             redis_port=data.redis_port,
             db_pooling=config.db_pooling,
+            domain_name=config.domain_name,
+            hosted_zone_id=config.hosted_zone_id,
+            hosted_zone_name=config.hosted_zone_name,
+            browser_origins=config.browser_origins,
         )
         if config.alarms:
             ServiceAlarms(
