@@ -16,6 +16,8 @@ import socket
 import subprocess
 import sys
 import tempfile
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,6 +27,9 @@ from scripts.local_stack import State, app_uri
 from tests.rehearsal import local_stack
 
 ROOT = Path(__file__).resolve().parents[1]
+# The dev templates with one extra browser origin (docs/network.md, "Open the ADE"): the task's ACCEPTABLE_ORIGINS
+# then reaches the real server, and the CORS test below reads its answer. A loopback http origin needs no TLS.
+EXTRA_ORIGIN = "http://localhost:5173"
 # Starts the real Letta server (and installs its venv on a fresh machine) on the embedded PostgreSQL.
 pytestmark = [pytest.mark.letta, pytest.mark.postgres]
 
@@ -42,7 +47,11 @@ def rehearsal_fixture() -> Iterator[tuple[Path, subprocess.CompletedProcess[str]
     base.chmod(0o755)
     state_dir = base / "state"
     try:
-        up = local_stack(state_dir, "up", "--offline", "--port", str(free_port()), "--llm-port", str(free_port()))
+        from tests.cdk_app import synthesized
+
+        cdk_out = synthesized(browser_origins=EXTRA_ORIGIN).root_dir
+        ports = ("--port", str(free_port()), "--llm-port", str(free_port()))
+        up = local_stack(state_dir, "up", "--offline", *ports, "--cdk-out", str(cdk_out))
         yield state_dir, up
     finally:
         local_stack(state_dir, "down", "--wipe", timeout=120)
@@ -195,3 +204,36 @@ def test_status_then_down_stops_exactly_what_up_started(
     mixed = local_stack(state_dir, "up", timeout=60)
     assert mixed.returncode == 1
     assert "created with --offline" in mixed.stderr
+
+
+def _preflight(port: int, origin: str) -> dict[str, str]:
+    """A browser's CORS preflight for an authenticated GET, as the ADE sends it (no password on a preflight)."""
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/v1/agents/",
+        method="OPTIONS",
+        headers={
+            "Origin": origin,
+            "Access-Control-Request-Method": "GET",
+            "Access-Control-Request-Headers": "authorization",
+        },
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return {k.lower(): v for k, v in response.headers.items()}
+    except urllib.error.HTTPError as refused:  # Starlette answers a disallowed origin's preflight with 400
+        return {k.lower(): v for k, v in refused.headers.items()}
+
+
+def test_a_cors_preflight_is_admitted_for_the_configured_origin_and_the_ade_only(
+    rehearsal: tuple[Path, subprocess.CompletedProcess[str]],
+) -> None:
+    state = State.load(rehearsal[0])
+    assert state is not None
+    for origin, admitted in (
+        (EXTRA_ORIGIN, True),  # browser_origins -> ACCEPTABLE_ORIGINS
+        ("https://app.letta.com", True),  # the ADE: Letta always admits it
+        ("https://ade.example.com", False),
+        (f"{EXTRA_ORIGIN}/", False),  # not the same string: why browser_origins refuses a trailing '/'
+    ):
+        headers = _preflight(state.port, origin)
+        assert (headers.get("access-control-allow-origin") == origin) is admitted, (origin, headers)
