@@ -77,6 +77,39 @@ def test_up_brings_letta_up_healthy_on_the_bootstrapped_database(
     assert (state_dir / "state.json").stat().st_mode & 0o077 == 0
 
 
+def _preflight(port: int, origin: str) -> dict[str, str]:
+    """A browser's CORS preflight for an authenticated GET, as the ADE sends it (no password on a preflight)."""
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/v1/agents/",
+        method="OPTIONS",
+        headers={
+            "Origin": origin,
+            "Access-Control-Request-Method": "GET",
+            "Access-Control-Request-Headers": "authorization",
+        },
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return {k.lower(): v for k, v in response.headers.items()}
+    except urllib.error.HTTPError as refused:  # Starlette answers a disallowed origin's preflight with 400
+        return {k.lower(): v for k, v in refused.headers.items()}
+
+
+def test_a_cors_preflight_is_admitted_for_the_configured_origin_and_the_ade_only(
+    rehearsal: tuple[Path, subprocess.CompletedProcess[str]],
+) -> None:
+    state = State.load(rehearsal[0])
+    assert state is not None
+    for origin, admitted in (
+        (EXTRA_ORIGIN, True),  # browser_origins -> ACCEPTABLE_ORIGINS
+        ("https://app.letta.com", True),  # the ADE: Letta always admits it
+        ("https://ade.example.com", False),
+        (f"{EXTRA_ORIGIN}/", False),  # not the same string: why browser_origins refuses a trailing '/'
+    ):
+        headers = _preflight(state.port, origin)
+        assert (headers.get("access-control-allow-origin") == origin) is admitted, (origin, headers)
+
+
 def test_letta_logs_keep_no_secret(rehearsal: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
     # Real Letta prints the server password and alembic the database URI: the container's own supervisor, the
     # one masking mechanism, must have masked both in what startup.sh wrote (migrations included).
@@ -204,36 +237,3 @@ def test_status_then_down_stops_exactly_what_up_started(
     mixed = local_stack(state_dir, "up", timeout=60)
     assert mixed.returncode == 1
     assert "created with --offline" in mixed.stderr
-
-
-def _preflight(port: int, origin: str) -> dict[str, str]:
-    """A browser's CORS preflight for an authenticated GET, as the ADE sends it (no password on a preflight)."""
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/v1/agents/",
-        method="OPTIONS",
-        headers={
-            "Origin": origin,
-            "Access-Control-Request-Method": "GET",
-            "Access-Control-Request-Headers": "authorization",
-        },
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return {k.lower(): v for k, v in response.headers.items()}
-    except urllib.error.HTTPError as refused:  # Starlette answers a disallowed origin's preflight with 400
-        return {k.lower(): v for k, v in refused.headers.items()}
-
-
-def test_a_cors_preflight_is_admitted_for_the_configured_origin_and_the_ade_only(
-    rehearsal: tuple[Path, subprocess.CompletedProcess[str]],
-) -> None:
-    state = State.load(rehearsal[0])
-    assert state is not None
-    for origin, admitted in (
-        (EXTRA_ORIGIN, True),  # browser_origins -> ACCEPTABLE_ORIGINS
-        ("https://app.letta.com", True),  # the ADE: Letta always admits it
-        ("https://ade.example.com", False),
-        (f"{EXTRA_ORIGIN}/", False),  # not the same string: why browser_origins refuses a trailing '/'
-    ):
-        headers = _preflight(state.port, origin)
-        assert (headers.get("access-control-allow-origin") == origin) is admitted, (origin, headers)
