@@ -173,14 +173,14 @@ def test_browser_origins_reach_letta_as_acceptable_origins() -> None:
     assert "ACCEPTABLE_ORIGINS" not in {e["Name"] for e in container["Environment"]}
 
 
-# --- docs/network.md's command lines: each synth line's context builds what the page promises ------------------
+# --- docs/network.md's command lines: each deploy line's context builds what the page promises ------------------
 # (The lines themselves run with the pinned CLI in tests/test_user_commands.py, the aws lines in tests/test_docs.py.)
 PAGE = (ROOT / "docs" / "network.md").read_text()
 LINES = [
     " ".join(part.strip() for part in block.replace("\\\n", " ").splitlines() if part.strip())
     for block in re.findall(r"```bash\n(.*?)```", PAGE, flags=re.DOTALL)
 ]
-SYNTHS = [line for line in LINES if line.startswith("npx cdk synth")]
+SYNTHS = [line for line in LINES if line.startswith("npx cdk deploy --all")]
 
 
 def _context(line: str) -> dict[str, str]:
