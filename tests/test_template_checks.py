@@ -14,7 +14,16 @@ import pytest
 from aws_cdk.assertions import Annotations, Match
 from cdk_nag import AwsSolutionsChecks
 
-from tests.cdk_app import CERTIFICATE, VARIANTS, profile_context, synthesize, synthesized
+from tests.cdk_app import (
+    CERTIFICATE,
+    DOMAIN,
+    EXISTING_VPC,
+    EXISTING_VPC_NO_NAT,
+    VARIANTS,
+    profile_context,
+    synthesize,
+    synthesized,
+)
 
 PROFILES = ["dev", "prod"]
 
@@ -83,7 +92,17 @@ def warnings(overrides: dict[str, object]) -> list[str]:
     return found
 
 
-@pytest.mark.parametrize("overrides", [{"profile": "dev"}, {"profile": "prod", "certificate_arn": CERTIFICATE}])
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"profile": "dev"},
+        {"profile": "prod", "certificate_arn": CERTIFICATE},
+        # docs/network.md: an existing VPC by ids (no route-table warning per imported subnet), your domain.
+        {"profile": "prod", "certificate_arn": CERTIFICATE, **EXISTING_VPC},
+        {"profile": "dev", **EXISTING_VPC_NO_NAT},
+        DOMAIN,
+    ],
+)
 def test_synth_emits_no_warning_or_error_annotation(overrides: dict[str, object]) -> None:
     assert warnings(overrides) == []
 
