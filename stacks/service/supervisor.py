@@ -27,10 +27,11 @@ start script, the supervisor takes a PostgreSQL advisory lock (MIGRATION_LOCK_KE
 while the script migrates and until this task's own server answers its health route (its first-start writes are
 done by then), repairs the indexes an interrupted `CREATE INDEX CONCURRENTLY` left invalid, then lets go. Other
 tasks wait, saying so in one line; after LOCK_WAIT_SECONDS they exit EX_TEMPFAIL so that ECS starts them again
-rather than leave them hanging. The lock is transaction-scoped in a session whose
-`idle_in_transaction_session_timeout` the holder keeps resetting: a task that dies mid-migration loses the lock
-when its connection closes, or at the latest that many seconds after its last heartbeat (a vanished network
-peer). pg8000 is Letta's own migration driver, imported only when the lock is taken (the unit tests import this
+rather than leave them hanging. The lock is session-scoped, in a session that holds no transaction open (an
+open transaction would make Letta's own `CREATE INDEX CONCURRENTLY` wait for it, and so for the lock: a
+deadlock), with an `idle_session_timeout` that the holder keeps resetting: a task that dies mid-migration loses
+the lock when its connection closes, or at the latest that many seconds after its last heartbeat (a vanished
+network peer). pg8000 is Letta's own migration driver, imported only when the lock is taken (the unit tests import this
 file without it); like Letta's migrations it uses TLS whenever the server offers it (Aurora with
 rds.force_ssl=1 requires it) and plain TCP only with a server that refuses TLS (the rehearsal's PostgreSQL).
 `LETTA_MIGRATION_LOCK=off` starts without it: the rehearsal's control that shows the race.
@@ -199,10 +200,10 @@ LOCK_WAIT_SECONDS = 600.0
 HOLD_SECONDS = 600.0
 """How long the lock is held for a server that neither becomes healthy nor exits (a hung start must not stop
 every other task for ever)."""
-LOCK_POLL_SECONDS = 2.0
+LOCK_POLL_SECONDS = 1.0
 HEARTBEAT_SECONDS = 1.0
 IDLE_TIMEOUT_SECONDS = 60
-"""The lock session's idle_in_transaction_session_timeout: PostgreSQL ends a holder that stopped beating."""
+"""The lock session's idle_session_timeout: PostgreSQL ends a holder that stopped beating (PostgreSQL 14+)."""
 CONNECT_TIMEOUT_SECONDS = 30.0
 # What stacks/letta_contract.py says (this file runs alone in the image, so it cannot import it; a test
 # checks they agree): the route a healthy server answers, and the port startup.sh serves on unless PORT is set.
@@ -316,10 +317,9 @@ class MigrationLock:
         started = time.monotonic()
         try:
             self.conn = connect(self.uri)
-            self.conn.run("BEGIN")
-            self.conn.run(f"SET LOCAL idle_in_transaction_session_timeout = '{IDLE_TIMEOUT_SECONDS}s'")
+            self.conn.run(f"SET idle_session_timeout = '{IDLE_TIMEOUT_SECONDS}s'")
             said = False
-            while not self.conn.run("SELECT pg_try_advisory_xact_lock(:key)", key=self.key)[0][0]:
+            while not self.conn.run("SELECT pg_try_advisory_lock(:key)", key=self.key)[0][0]:
                 if not said:
                     self.say(
                         f"migration lock: another task holds it (it migrates or starts): waiting up to "
