@@ -39,7 +39,7 @@ OLD = "0.16.6"
 OLD_HEAD = "b2c3d4e5f6a8"
 """0.16.6's last revision; 0.16.8 adds four, two of which build indexes CONCURRENTLY after a commit."""
 DUPLICATE_PROVIDERS = """
-SELECT name, count(*) FROM providers WHERE organization_id IS NULL AND NOT is_deleted GROUP BY name HAVING count(*) > 1
+SELECT name, count(*) FROM providers WHERE organization_id IS NULL GROUP BY name HAVING count(*) > 1
 """
 
 
@@ -51,6 +51,8 @@ class Upgrade:
     made: dict[str, dict[str, list[str]]]
     killed: dict[str, object] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
+    logs: str = ""
+    """What the two 0.16.8 instances logged (the log files also hold the earlier starts)."""
 
     def client(self) -> httpx.Client:
         return client(self.state)
@@ -149,12 +151,15 @@ def upgrade_fixture() -> Iterator[Upgrade]:
         killed = kill_mid_migration(state_dir, port, llm_port)
         seconds["killed start"] = time.monotonic() - started
 
+        paths = [state_dir / "logs" / f"letta-{i}.log" for i in range(2)]
+        before = [path.stat().st_size if path.exists() else 0 for path in paths]
         started = time.monotonic()
         up = local_stack(state_dir, "up", "--offline", "--instances", "2", *ports)
         seconds["up 0.16.8 x2"] = time.monotonic() - started
+        logs = "".join(p.read_bytes()[size:].decode(errors="replace") for p, size in zip(paths, before, strict=True))
         state = State.load(state_dir)
         assert state is not None
-        yield Upgrade(state_dir, state, up, made, killed, seconds)
+        yield Upgrade(state_dir, state, up, made, killed, seconds, logs)
     finally:
         local_stack(state_dir, "down", "--wipe", timeout=120)
         shutil.rmtree(base, ignore_errors=True)
@@ -173,7 +178,8 @@ def test_two_instances_started_together_upgrade_the_database_and_both_become_hea
     assert up.returncode == 0, up.stdout[-3000:] + up.stderr[-3000:]
     assert "letta: 2 instances started together, all healthy after" in up.stdout
     assert f"letta: schema at {ALEMBIC_HEAD}, 49 tables in public" in up.stdout
-    logs = "".join((upgrade.state_dir / "logs" / f"letta-{i}.log").read_text() for i in range(2))
+    logs = upgrade.logs
+    print("\n".join(line for line in logs.splitlines() if "letta-supervisor" in line))
     assert logs.count("letta-supervisor: migration lock: acquired after") == 2
     assert logs.count("letta-supervisor: migration lock: another task holds it") == 1
     for name in upgrade.killed["invalid"]:  # type: ignore[attr-defined]
