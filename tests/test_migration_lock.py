@@ -7,6 +7,7 @@ tests/test_rehearsal_upgrade.py; this file shows the mechanism in seconds.
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import signal
 import subprocess
@@ -43,6 +44,15 @@ def test_the_supervisor_knows_letta_s_health_route_and_port() -> None:
     assert supervisor.health_url({"PORT": "9000"}).startswith("http://127.0.0.1:9000/")
     assert supervisor.lock_wait_seconds({supervisor.LOCK_WAIT_VAR: "30"}) == 30.0
     assert supervisor.lock_wait_seconds({supervisor.LOCK_WAIT_VAR: "soon"}) == supervisor.LOCK_WAIT_SECONDS
+
+
+def test_the_command_with_the_supervisor_inside_leaves_room_in_an_ecs_task_definition() -> None:
+    # The supervisor travels inside the container command (nothing can be added to the image), and ECS refuses a
+    # task definition over 64 KiB: the command must leave room for the rest (environment, secrets, ports).
+    command = start_command(masked_env_vars=["LETTA_PG_URI", "LETTA_SERVER_PASSWORD", "LETTA_ENCRYPTION_KEY"])
+    size = len(json.dumps(command).encode())
+    print(f"container command: {size} bytes")
+    assert size < 40 * 1024
 
 
 def test_a_second_task_waits_says_so_and_gives_up_in_time_then_gets_the_lock_once_it_is_free(uri: str) -> None:

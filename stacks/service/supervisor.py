@@ -31,8 +31,8 @@ rather than leave them hanging. The lock is session-scoped, in a session that ho
 open transaction would make Letta's own `CREATE INDEX CONCURRENTLY` wait for it, and so for the lock: a
 deadlock), with an `idle_session_timeout` that the holder keeps resetting: a task that dies mid-migration loses
 the lock when its connection closes, or at the latest that many seconds after its last heartbeat (a vanished
-network peer). pg8000 is Letta's own migration driver, imported only when the lock is taken (the unit tests import this
-file without it); like Letta's migrations it uses TLS whenever the server offers it (Aurora with
+network peer). pg8000 is Letta's own migration driver, imported only when the lock is taken (the unit tests
+import this file without it); like Letta's migrations it uses TLS whenever the server offers it (Aurora with
 rds.force_ssl=1 requires it) and plain TCP only with a server that refuses TLS (the rehearsal's PostgreSQL).
 `LETTA_MIGRATION_LOCK=off` starts without it: the rehearsal's control that shows the race.
 """
@@ -236,14 +236,13 @@ def pg_connect_args(uri: str) -> dict[str, Any]:
     }
 
 
-def connect(uri: str) -> Any:
+def connect(uri: str, timeout: float | None = CONNECT_TIMEOUT_SECONDS) -> Any:
     """A pg8000 native connection (autocommit) to `uri`: TLS when the server offers it, unverified as Letta's
-    own drivers are (pg8000's default), plain TCP only when the server refuses TLS."""
+    own drivers are (pg8000's default), plain TCP only when the server refuses TLS. `timeout` bounds every socket
+    operation, the connect included (None: a statement may take as long as it takes)."""
     import pg8000.native  # Letta's migration driver, in the image's venv
 
-    return pg8000.native.Connection(
-        **pg_connect_args(uri), application_name="letta-supervisor", timeout=CONNECT_TIMEOUT_SECONDS
-    )
+    return pg8000.native.Connection(**pg_connect_args(uri), application_name="letta-supervisor", timeout=timeout)
 
 
 def db_error(error: BaseException) -> str:
@@ -391,7 +390,7 @@ class MigrationLock:
 
     def _repair(self, outcome: dict[str, dict[str, list[str]]]) -> None:
         try:
-            conn = connect(self.uri)
+            conn = connect(self.uri, timeout=None)  # a rebuild of a large table may take minutes: heartbeats go on
         except Exception as error:
             self.say(f"index repair: cannot connect: {db_error(error)}")
             return
