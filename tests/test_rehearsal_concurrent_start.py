@@ -3,8 +3,9 @@
 
 With the supervisor's migration lock every instance becomes healthy, with one default organization and no
 duplicate rows, run after run for as long as the budget allows (LETTA_CONCURRENT_START_BUDGET seconds, 60 by
-default: at least one run). Without it (`--no-migration-lock`, the control) the starts race: a strict xfail, so
-that a control which stopped showing the race fails the suite instead of proving nothing.
+default: at least one run; LETTA_CONCURRENT_START_INSTANCES instances, 2 by default). Without it
+(`--no-migration-lock`, the control) the starts race: a strict xfail over as many runs, so that a control which
+stopped showing the race fails the suite instead of proving nothing. Each run prints its figures.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from tests.rehearsal import local_stack
 
 pytestmark = [pytest.mark.letta, pytest.mark.postgres]
 BUDGET = float(os.environ.get("LETTA_CONCURRENT_START_BUDGET", "60"))
+INSTANCES = int(os.environ.get("LETTA_CONCURRENT_START_INSTANCES", "2"))
+TELLING = ("duplicate key value", "UniqueViolation", "IntegrityError", "migration failed", "Traceback")
 # Rows Letta's first start writes check-then-insert: duplicates are what a race leaves.
 DUPLICATES = {
     "organizations": "SELECT count(*) - 1 FROM organizations",
@@ -43,6 +46,13 @@ class Run:
     revision: str | None
     duplicates: dict[str, int]
     failure: str
+    telling: list[str]
+
+    @property
+    def good(self) -> bool:
+        """All healthy, at head, and Letta's first-start rows written once."""
+        clean = self.duplicates and not any(self.duplicates.values())
+        return self.returncode == 0 and self.revision == ALEMBIC_HEAD and bool(clean)
 
 
 def start_together(instances: int, *extra: str) -> Run:
@@ -65,26 +75,32 @@ def start_together(instances: int, *extra: str) -> Run:
                     revision = row[0] if row else None
                 if conn.execute("SELECT to_regclass('providers')").fetchone() != (None,):
                     duplicates = {t: int(conn.execute(q).fetchone()[0]) for t, q in DUPLICATES.items()}
-        return Run(up.returncode, seconds, line, revision, duplicates, up.stderr.strip()[-400:])
+        logs = [p.read_text(errors="replace") for p in sorted((state_dir / "logs").glob("letta-*.log"))]
+        telling = [x.strip()[:200] for log in logs for x in log.splitlines() if any(t in x for t in TELLING)][:3]
+        return Run(up.returncode, seconds, line, revision, duplicates, up.stderr.strip()[-300:], telling)
     finally:
         local_stack(state_dir, "down", "--wipe", timeout=120)
         shutil.rmtree(base, ignore_errors=True)
 
 
-def test_two_instances_started_together_on_an_empty_database_all_become_healthy_run_after_run() -> None:
+def runs_within_budget(*extra: str) -> list[Run]:
     runs: list[Run] = []
     started = time.monotonic()
     while not runs or time.monotonic() - started < BUDGET:
-        runs.append(start_together(2))
-        print(f"run {len(runs)}: {runs[-1]}")
-    good = [r for r in runs if r.returncode == 0 and r.revision == ALEMBIC_HEAD and r.duplicates]
-    good = [r for r in good if not any(r.duplicates.values()) and r.duplicates["organizations"] == 0]
-    print(f"{len(good)} of {len(runs)} runs: both healthy, one organization, no duplicate rows")
-    assert len(good) == len(runs), runs
+        runs.append(start_together(INSTANCES, *extra))
+        print(f"{' '.join(extra) or 'lock'} run {len(runs)}: {runs[-1]}")
+    good = [run for run in runs if run.good]
+    times = ", ".join(f"{run.seconds:.0f} s" for run in good)
+    print(f"{' '.join(extra) or 'lock'}: {len(good)} of {len(runs)} runs all healthy and clean ({times})")
+    return runs
+
+
+def test_instances_started_together_on_an_empty_database_all_become_healthy_run_after_run() -> None:
+    runs = runs_within_budget()
+    assert all(run.good for run in runs), runs
 
 
 @pytest.mark.xfail(strict=True, reason="without the migration lock, simultaneous first starts race (the control)")
-def test_without_the_lock_two_instances_started_together_all_become_healthy() -> None:
-    run = start_together(2, "--no-migration-lock")
-    print(f"no lock: {run}")
-    assert run.returncode == 0 and not any(run.duplicates.values()), run
+def test_without_the_lock_instances_started_together_all_become_healthy() -> None:
+    runs = runs_within_budget("--no-migration-lock")
+    assert all(run.good for run in runs), runs
