@@ -235,3 +235,20 @@ def test_a_database_that_cannot_be_reached_stops_the_start_with_one_line_and_exi
     assert result.stdout == b""
     assert result.stderr.decode().startswith("letta-supervisor: migration lock: cannot take it on the database: ")
     assert b"NotThePassword123" not in result.stderr
+
+
+def test_a_start_whose_migration_fails_exits_with_its_code_and_the_next_task_gets_the_lock(
+    tmp_path: Path, uri: str
+) -> None:
+    script = tmp_path / "startup.sh"
+    script.write_text('#!/bin/sh\necho "ERROR: Database migration failed!"\nexit 1\n')
+    script.chmod(0o755)
+    command = start_command(masked_env_vars=["LETTA_PG_URI"], start=str(script), python=sys.executable)
+    env = {**os.environ, "LETTA_PG_URI": uri, "PORT": str(free_port())}
+    result = subprocess.run(command, env=env, capture_output=True, timeout=60)
+    assert result.returncode == 1  # the start script's own code: ECS counts a failed task
+    assert result.stdout == b"ERROR: Database migration failed!\n"
+    assert b"migration lock: acquired after" in result.stderr
+    following = supervisor.MigrationLock(uri, Lines())
+    assert following.acquire(5) == "acquired"  # the next task tries in its turn
+    following.close()
