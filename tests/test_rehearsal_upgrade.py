@@ -215,3 +215,16 @@ def test_everything_made_on_the_old_release_reads_back_archival_search_included(
             results = [r["content"] for r in found.json()["results"]]
             print(agent_id, "search 'zebra':", results)
             assert results and results[0] == made["passages"][0]
+
+
+def test_rolling_the_image_back_does_not_roll_the_schema_back_a_new_old_task_fails_to_start(upgrade: Upgrade) -> None:
+    # Last in this module: it stops the upgraded instances. docs/upgrade.md: the way back is a restore.
+    assert local_stack(upgrade.state_dir, "down", timeout=120).returncode == 0
+    log = upgrade.state_dir / "logs" / "letta-0.log"
+    size = log.stat().st_size
+    ports = ["--port", str(free_port()), "--llm-port", str(upgrade.state.llm_port)]
+    back = local_stack(upgrade.state_dir, "up", "--offline", "--letta-version", OLD, *ports)
+    assert back.returncode == 1, back.stdout[-2000:]
+    after = log.read_bytes()[size:].decode(errors="replace")
+    assert f"Can't locate revision identified by '{ALEMBIC_HEAD}'" in after
+    assert "ERROR: Database migration failed!" in after
