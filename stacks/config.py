@@ -171,6 +171,12 @@ class LettaConfig(BaseModel):
         1, "a whole number from 1 to 35", "Aurora automated backup retention", prod=35, ge=1, le=35
     )
     deletion_protection: bool = key(False, "true, false", "Aurora deletion protection", prod=True)
+    db_telemetry: bool = key(
+        True,
+        "true, false",
+        "Database Insights standard (Performance Insights, 7 days free) and enhanced monitoring every 60 s "
+        "(CloudWatch Logs RDSOSMetrics)",
+    )
     removal_behaviour: Literal["destroy", "snapshot"] = key(
         "destroy", "destroy (dev only), snapshot", "What `cdk destroy` does to the cluster", prod="snapshot"
     )
@@ -220,7 +226,11 @@ class LettaConfig(BaseModel):
     certificate_arn: str | None = key(
         None, "an ACM certificate ARN in the stack's region", "HTTPS listener + HTTP->HTTPS redirect"
     )
-    allow_plain_http: bool = key(False, "true, false", "prod without certificate_arn is refused unless this is true")
+    allow_plain_http: bool = key(
+        False,
+        "true, false",
+        "Plain HTTP where a certificate is otherwise required: prod, or an API open to the whole internet",
+    )
     llm_secret_arn: str | None = key(
         None, "a complete Secrets Manager secret ARN (name-XXXXXX)", "Existing LLM key secret; unset: one is created"
     )
@@ -413,6 +423,13 @@ class LettaConfig(BaseModel):
             shown = ",".join(self.api_allowed_cidrs)
             raise ConfigError(
                 "api_allowed_cidrs", shown, f"ranges that do not admit all of {covered}, or api_allow_public=true"
+            )
+        if covered and not self.certificate_arn and not self.allow_plain_http:
+            # Every request carries the server password as a bearer token: to the whole internet, only over TLS.
+            raise ConfigError(
+                "certificate_arn",
+                None,
+                f"an ACM certificate ARN when api_allowed_cidrs admit all of {covered}, or allow_plain_http=true",
             )
         # The API opens 80 (and 443 with a certificate) per CIDR; the database's group also admits the service.
         for cidrs_key, ports, reserved in (

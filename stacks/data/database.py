@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_rds as rds
 from aws_cdk import aws_secretsmanager as secretsmanager
@@ -11,6 +12,10 @@ from constructs import Construct
 
 MASTER_USER = "postgres"
 PORT = 5432
+# Enhanced monitoring's interval: 60 s is the coarsest RDS offers, enough for an incident's OS view at the least
+# CloudWatch Logs volume. RDS writes every instance of the account and region into this one log group.
+MONITORING_INTERVAL = Duration.seconds(60)
+OS_METRICS_LOG_GROUP = "RDSOSMetrics"
 
 
 class AuroraDatabase(Construct):
@@ -26,6 +31,10 @@ class AuroraDatabase(Construct):
 
     Exposes `cluster`, `writer` (the instance the bootstrap must wait for), `readers` (their ids, for alarms),
     `secret` (master credentials), `database_name` and `port`.
+
+    With `telemetry`, every instance has Database Insights (standard mode: Performance Insights with its free
+    7-day retention) and enhanced monitoring every 60 s, through `monitoring_role`, a role of the construct's own
+    that may write only the account's RDSOSMetrics log group (RDS creates it on first use; it outlives the stack).
     """
 
     def __init__(
@@ -47,6 +56,7 @@ class AuroraDatabase(Construct):
         deletion_protection: bool,
         removal_policy: RemovalPolicy,
         log_retention: logs.RetentionDays,
+        telemetry: bool = True,
     ) -> None:
         super().__init__(scope, id)
         major = postgres_version.split(".")[0]
@@ -71,6 +81,7 @@ class AuroraDatabase(Construct):
             retention=log_retention,
             removal_policy=RemovalPolicy.DESTROY,
         )
+        self.monitoring_role = self._monitoring_role() if telemetry else None
         self.writer_id = "Writer"
         self.reader_ids = [f"Reader{n}" if n else "Reader" for n in range(readers)]
         self.cluster = rds.DatabaseCluster(
@@ -125,6 +136,13 @@ class AuroraDatabase(Construct):
             deletion_protection=deletion_protection,
             removal_policy=removal_policy,
             copy_tags_to_snapshot=True,
+            # Query-level (Database Insights standard, 7 days free) and OS-level (enhanced monitoring) views for an
+            # incident; both are in-place updates of a deployed cluster (tests/test_change_safety.py).
+            database_insights_mode=rds.DatabaseInsightsMode.STANDARD if telemetry else None,
+            enable_performance_insights=telemetry or None,
+            performance_insight_retention=rds.PerformanceInsightRetention.DEFAULT if telemetry else None,
+            monitoring_interval=MONITORING_INTERVAL if telemetry else None,
+            monitoring_role=self.monitoring_role,
         )
         self.cluster.node.add_dependency(log_group)
         self.log_group = log_group
@@ -133,3 +151,32 @@ class AuroraDatabase(Construct):
         self.secret: secretsmanager.ISecret = self.cluster.secret
         self.database_name = database_name
         self.port = PORT
+
+    def _monitoring_role(self) -> iam.Role:
+        """Enhanced monitoring's role, written here instead of CDK's default, which attaches the AWS-managed
+        AmazonRDSEnhancedMonitoringRole (every `RDS*` log group of every region)."""
+        stack = Stack.of(self)
+        role = iam.Role(
+            self,
+            "MonitoringRole",
+            description="RDS enhanced monitoring: writes OS metrics to this account's RDSOSMetrics log group only",
+            assumed_by=iam.ServicePrincipal(
+                "monitoring.rds.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": stack.account}}
+            ),
+        )
+        group = stack.format_arn(
+            service="logs",
+            resource="log-group",
+            resource_name=OS_METRICS_LOG_GROUP,
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(actions=["logs:CreateLogGroup", "logs:PutRetentionPolicy"], resources=[group])
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams", "logs:GetLogEvents"],
+                resources=[f"{group}:log-stream:*"],
+            )
+        )
+        return role
