@@ -91,6 +91,37 @@ def test_actionlint_finds_nothing() -> None:
     assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
 
 
+def zizmor(*args: str) -> subprocess.CompletedProcess[str]:
+    binary = shutil.which("zizmor", path=TOOL_PATH)
+    if binary is None:
+        pytest.fail("zizmor is not installed: pip install -r requirements-dev.txt")
+    return subprocess.run(
+        [binary, "--offline", "--no-progress", "--format", "plain", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_zizmor_finds_nothing() -> None:
+    # Every severity, with .github/zizmor.yml's one reasoned rule change.
+    result = zizmor(".github")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_zizmor_does_report_an_unsafe_workflow(tmp_path: Path) -> None:
+    unsafe = tmp_path / "unsafe.yml"
+    unsafe.write_text(
+        "on: pull_request_target\njobs:\n  x:\n    runs-on: ubuntu-24.04\n    steps:\n"
+        "      - uses: actions/checkout@v4\n        with:\n          ref: ${{ github.event.pull_request.head.sha }}\n"
+        "      - run: echo ${{ github.event.pull_request.title }}\n"
+    )
+    result = zizmor(str(unsafe))
+    assert result.returncode != 0 and "template-injection" in result.stdout
+
+
 def test_actionlint_does_report_a_broken_workflow(tmp_path: Path) -> None:
     """The lint is not a no-op: a job needing a job that does not exist fails it."""
     broken = tmp_path / ".github" / "workflows" / "broken.yml"
