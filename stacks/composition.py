@@ -41,8 +41,8 @@ def compose(app: App, *, nag: bool = True) -> LettaStacks | PipelineStack | CiRo
         built = add_letta_stacks(app, config=config, env=env, top_level=True)
         if config.permissions_boundary:
             # Previews: every role the stacks create stays inside the boundary their bootstrap's roles carry.
-            boundary = iam.ManagedPolicy.from_managed_policy_name(app, "Boundary", config.permissions_boundary)
             for stack in (built.data, built.service):
+                boundary = iam.ManagedPolicy.from_managed_policy_name(stack, "Boundary", config.permissions_boundary)
                 iam.PermissionsBoundary.of(stack).apply(boundary)
     if nag:
         Validations.of(app).add_plugins(AwsSolutionsChecks(app, verbose=True))

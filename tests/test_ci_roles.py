@@ -310,3 +310,27 @@ def test_ci_roles_config_is_refused_in_one_line(values: dict[str, Any], key: str
     with pytest.raises(ConfigError) as raised:
         LettaConfig.from_mapping({k: str(v).lower() if isinstance(v, bool) else v for k, v in values.items()})
     assert f"'{key}'" in str(raised.value) and "\n" not in str(raised.value)
+
+
+def test_a_preview_environment_keeps_every_role_inside_the_boundary() -> None:
+    # What scripts/deploy_steps.sh adds for pr-<n>: the preview bootstrap and the boundary on the stacks' roles.
+    context = {
+        **CLI_CONTEXT,
+        **CDK_JSON_CONTEXT,
+        "env": "pr-42",
+        "@aws-cdk/core:bootstrapQualifier": names.PREVIEW_QUALIFIER,
+        "permissions_boundary": names.PREVIEW_BOUNDARY,
+    }
+    app = cdk.App(context=context)
+    compose(app, nag=True)
+    stacks = {s.stack_name: s.template for s in app.synth().stacks}
+    assert set(stacks) == {"letta-pr-42-data", "letta-pr-42-service"}
+    policy = f":policy/{names.PREVIEW_BOUNDARY}"
+    boundary_arn = {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":iam::", {"Ref": "AWS::AccountId"}, policy]]}
+    for name, stack in stacks.items():
+        stack_roles = {k: v for k, v in stack["Resources"].items() if v["Type"] == "AWS::IAM::Role"}
+        assert stack_roles, name
+        for logical_id, resource in stack_roles.items():
+            assert resource["Properties"].get("PermissionsBoundary") == boundary_arn, f"{name}/{logical_id}"
+        # The deploy goes through the preview bootstrap's roles and checks its version parameter.
+        assert stack["Parameters"]["BootstrapVersion"]["Default"] == f"/cdk-bootstrap/{names.PREVIEW_QUALIFIER}/version"
