@@ -22,6 +22,8 @@ CHECKOV_TYPES: dict[str, frozenset[str]] = {
     "CKV_AWS_26": frozenset({"AWS::SNS::Topic"}),
     "CKV_AWS_30": frozenset({"AWS::ElastiCache::ReplicationGroup"}),
     "CKV_AWS_31": frozenset({"AWS::ElastiCache::ReplicationGroup"}),
+    "CKV_AWS_109": frozenset({"AWS::IAM::ManagedPolicy", "AWS::IAM::Policy"}),
+    "CKV_AWS_111": frozenset({"AWS::IAM::ManagedPolicy", "AWS::IAM::Policy"}),
     "CKV_AWS_91": frozenset({"AWS::ElasticLoadBalancingV2::LoadBalancer"}),
     "CKV_AWS_115": frozenset({"AWS::Lambda::Function"}),
     "CKV_AWS_116": frozenset({"AWS::Lambda::Function"}),

@@ -11,9 +11,11 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import aws_cdk as cdk
 import pytest
 
-from tests.cdk_app import CERTIFICATE, ROOT, synthesize, synthesized
+from stacks.composition import compose
+from tests.cdk_app import CDK_JSON_CONTEXT, CERTIFICATE, CLI_CONTEXT, ROOT, synthesize, synthesized
 
 CHECKOV = ROOT / ".venv-scan" / "bin" / "checkov"
 VARIANTS: dict[str, dict[str, Any]] = {
@@ -21,6 +23,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "dev-certificate": {"profile": "dev", "certificate_arn": CERTIFICATE},
     "prod-plain-http": {"profile": "prod", "allow_plain_http": True},
     "prod-certificate": {"profile": "prod", "certificate_arn": CERTIFICATE},
+    # The account's CI roles stack (stacks/ci_roles/), scanned like the environments.
+    "ci-roles": {"ci_roles": True, "github_repo": "acme/letta-aurora-cdk"},
 }
 
 
@@ -41,13 +45,21 @@ def checkov(*args: str) -> list[dict[str, Any]]:
     return reports if isinstance(reports, list) else [reports]
 
 
+def templates(overrides: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    if overrides.get("ci_roles"):
+        app = cdk.App(context={**CLI_CONTEXT, **CDK_JSON_CONTEXT, **overrides})
+        compose(app, nag=False)
+        return {s.stack_name: s.template for s in app.synth().stacks}
+    return synthesized(**overrides).templates()
+
+
 @cache
 def scanned(root: str) -> tuple[dict[str, list[dict[str, Any]]], dict[str, list[dict[str, Any]]]]:
     """Every variant's two templates under `root`, scanned in one checkov run: (failed, skipped) by variant."""
     for name, overrides in VARIANTS.items():
         folder = Path(root) / name
         folder.mkdir(parents=True)
-        for stack_name, template in synthesized(**overrides).templates().items():
+        for stack_name, template in templates(overrides).items():
             (folder / f"{stack_name}.template.json").write_text(json.dumps(template))
     failed: dict[str, list[dict[str, Any]]] = {name: [] for name in VARIANTS}
     skipped: dict[str, list[dict[str, Any]]] = {name: [] for name in VARIANTS}
