@@ -179,6 +179,19 @@ CHANGES = [
         {**DEV, "storage_type": "aurora-iopt1"},
         {(DATA, "DatabaseCluster"): "WILL_UPDATE"},
     ),
+    # Telemetry on a cluster deployed before it existed (or with db_telemetry=false): every instance updates in
+    # place (MonitoringInterval, MonitoringRoleArn), the cluster too (Database Insights, Performance Insights).
+    Change(
+        "database telemetry turned on (prod, writer and reader)",
+        {**PROD, "db_telemetry": False},
+        PROD,
+        {
+            (DATA, "DatabaseCluster5"): "WILL_UPDATE",
+            (DATA, "DatabaseClusterWriter"): "WILL_UPDATE",
+            (DATA, "DatabaseClusterReader"): "WILL_UPDATE",
+            (DATA, "DatabaseMonitoringRole"): "WILL_CREATE",
+        },
+    ),
     Change(
         "backup retention",
         DEV,

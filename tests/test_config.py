@@ -236,6 +236,12 @@ INVALID: list[tuple[dict[str, Any], str, str]] = [
     ({"db_allowed_cidrs": "10.0.0.0/7"}, "db_allowed_cidrs", "10.0.0.0/8"),
     ({"db_allowed_cidrs": "2001:db8::/64"}, "db_allowed_cidrs", "fc00::/7"),
     ({"api_allowed_cidrs": "0.0.0.0/0"}, "api_allowed_cidrs", "api_allow_public=true"),
+    ({"api_allowed_cidrs": "0.0.0.0/0,::/0", "api_allow_public": True}, "certificate_arn", "allow_plain_http=true"),
+    (
+        {"api_allowed_cidrs": ["0.0.0.0/1", "128.0.0.0/1"], "api_allow_public": True},
+        "certificate_arn",
+        "admit all of 0.0.0.0/0",
+    ),
     ({"api_allowed_cidrs": ["0.0.0.0/1", "128.0.0.0/1"]}, "api_allowed_cidrs", "0.0.0.0/0"),
     ({"api_allowed_cidrs": ["0.0.0.0/1", "128.0.0.0/2", "192.0.0.0/2"]}, "api_allowed_cidrs", "0.0.0.0/0"),
     ({"api_allowed_cidrs": ["2000::/4", "3000::/4"]}, "api_allowed_cidrs", "::/0"),
@@ -426,7 +432,9 @@ VALID: list[dict[str, Any]] = [
     {"task_cpu": 16384, "task_memory": 122_880},
     {"task_cpu": 256, "task_memory": 512},
     {"db_allowed_cidrs": ["10.8.0.0/16", "fd12:3456::/48"], "api_allowed_cidrs": "198.51.100.0/24,10.0.0.0/8"},
-    {"api_allowed_cidrs": ["0.0.0.0/0", "::/0"], "api_allow_public": True},
+    {"api_allowed_cidrs": ["0.0.0.0/0", "::/0"], "api_allow_public": True, "certificate_arn": CERT_US},
+    # The one escape from TLS for a world-open API, said in so many words.
+    {"api_allowed_cidrs": "0.0.0.0/0", "api_allow_public": True, "allow_plain_http": True},
     {"api_allowed_cidrs": ["0.0.0.0/1"]},
     {"api_allowed_cidrs": [f"198.51.100.{i}/32" for i in range(60)] + [f"2001:db8:{i:x}::/48" for i in range(60)]},
     {"db_allowed_cidrs": "100.64.0.0/10,172.16.0.0/12", "min_acu": 0},

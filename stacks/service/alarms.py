@@ -47,6 +47,7 @@ class ServiceAlarms(Construct):
             "AwsSolutions-SNS2",
             "Alarm notifications carry no data beyond metric names; CloudWatch cannot publish to a topic "
             "encrypted with the AWS-managed SNS key, and a customer key would cost more than the topic.",
+            checkov=["CKV_AWS_26"],
         )
         if email:
             self.topic.add_subscription(subscriptions.EmailSubscription(email))

@@ -18,7 +18,7 @@ from stacks import letta_contract as contract
 from stacks.data.image_mirror import ECR_LOGIN_REASON
 from stacks.letta_contract import HEALTH_PATH
 from stacks.letta_contract import PORT as LETTA_PORT
-from stacks.nag import acknowledge
+from stacks.nag import acknowledge, skip_checkov
 from stacks.service.log_filter import LLM_KEY_MAP_VAR, LLM_KEYS_VAR, start_command
 
 # First start runs every migration, heavy imports and provider look-ups before the port opens.
@@ -294,7 +294,13 @@ class LettaService(Construct):
                 default_action=elbv2.ListenerAction.redirect(protocol="HTTPS", port="443", permanent=True),
             )
         else:
-            load_balancer.add_listener("Http", port=80, open=False, default_target_groups=[target_group])
+            http = load_balancer.add_listener("Http", port=80, open=False, default_target_groups=[target_group])
+            skip_checkov(
+                http,
+                ["CKV_AWS_2", "CKV_AWS_103"],
+                "No certificate_arn: plain HTTP, to the listed api_allowed_cidrs only. The config refuses it for an "
+                "API open to the whole internet and in prod unless allow_plain_http=true says so in so many words.",
+            )
             if warn_without_tls:
                 Annotations.of(self).add_warning_v2(
                     "letta:api-without-tls",
@@ -319,6 +325,7 @@ class LettaService(Construct):
                 "AwsSolutions-ELB2",
                 "No ALB access logs outside prod: they need an S3 bucket that `cdk destroy` would leave behind or "
                 "empty through yet another custom resource. Letta's own access log goes to the stack's log group.",
+                checkov=["CKV_AWS_91"],
             )
         if enable_ecs_exec:
             acknowledge(

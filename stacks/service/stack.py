@@ -9,7 +9,8 @@ from constructs import Construct
 
 from stacks.config import LettaConfig
 from stacks.data.stack import DataExports
-from stacks.log_retention import retention
+from stacks.log_retention import LOG_ENCRYPTION_REASON, retention
+from stacks.nag import skip_checkov
 from stacks.service.alarms import ServiceAlarms
 from stacks.service.image import letta_image
 from stacks.service.letta_service import LettaService
@@ -69,6 +70,7 @@ class ServiceStack(Stack):
                 reader_always_on=config.min_acu > 0,
                 email=config.alarm_email,
             )
+        skip_checkov(self, ["CKV_AWS_158"], LOG_ENCRYPTION_REASON)
         self._outputs()
 
     def _outputs(self) -> None:
