@@ -225,7 +225,7 @@ Say = Callable[[str], None]
 
 
 def pg_connect_args(uri: str) -> dict[str, Any]:
-    """pg8000's keyword arguments for a `postgresql://user:password@host:port/db` URI."""
+    """pg8000's keyword arguments for a LETTA_PG_URI (postgresql://, user, password, host, port, database)."""
     parts = urllib.parse.urlsplit(uri)
     return {
         "user": urllib.parse.unquote(parts.username or ""),
