@@ -55,6 +55,8 @@ def test_letta_pg_uri_is_injected_as_a_secret_from_the_connection_string() -> No
         "LETTA_LLM_KEY_MAP": json.dumps({"ANTHROPIC_API_KEY": "ANTHROPIC_API_KEY", "OPENAI_API_KEY": "OPENAI_API_KEY"}),
         # Set, never Letta's silent default: dev runs without the pool (the config's db_pooling).
         "LETTA_DISABLE_SQLALCHEMY_POOLING": "true",
+        # Longer than the load balancer's idle timeout (tests/test_keep_alive.py): no idle 502s.
+        "LETTA_UVICORN_TIMEOUT_KEEP_ALIVE": "660",
     }
 
 
@@ -252,6 +254,8 @@ def test_alarms_only_in_prod_and_cover_service_and_aurora() -> None:
         "UnHealthyHostCount",
         "HTTPCode_Target_5XX_Count",
         "HTTPCode_ELB_5XX_Count",
+        # The load balancer's own 502s: a target closing connections the ALB reuses (tests/test_keep_alive.py).
+        "HTTPCode_ELB_502_Count",
         "CPUUtilization",
         "ACUUtilization",
         "DatabaseConnections",

@@ -23,8 +23,9 @@ from stacks.service.log_filter import LLM_KEY_MAP_VAR, LLM_KEYS_VAR, start_comma
 
 # First start runs every migration, heavy imports and provider look-ups before the port opens.
 HEALTH_CHECK_GRACE = Duration.seconds(300)
-# The walkthrough's client waits up to 600 s for an agent step; the load balancer must not cut it sooner.
-IDLE_TIMEOUT = Duration.seconds(600)
+# The walkthrough's client waits up to 600 s for an agent step; the load balancer must not cut it sooner. Letta's
+# keep-alive (the task's LETTA_UVICORN_TIMEOUT_KEEP_ALIVE) comes from the same constant and outlasts it: no idle 502s.
+IDLE_TIMEOUT = Duration.seconds(contract.LOAD_BALANCER_IDLE_TIMEOUT_SECONDS)
 
 
 class LettaService(Construct):
@@ -115,6 +116,7 @@ class LettaService(Construct):
                 "LETTA_SERVER_SECURE": "true",
                 LLM_KEY_MAP_VAR: json.dumps(dict(llm_secret_keys), sort_keys=True),
                 contract.DISABLE_POOLING: "false" if db_pooling else "true",
+                contract.KEEP_ALIVE: str(contract.KEEP_ALIVE_SECONDS),
                 **(
                     {contract.REDIS_HOST: redis_host, contract.REDIS_PORT: str(redis_port)}
                     if redis_host and redis_port
@@ -309,9 +311,10 @@ class LettaService(Construct):
             task,
             "AwsSolutions-ECS2",
             "The only plain environment variables are the secure-mode switches SECURE and LETTA_SERVER_SECURE, "
-            "the pooling switch LETTA_DISABLE_SQLALCHEMY_POOLING, the names of the LLM variables to export and the "
-            "shared Redis's host and port (LETTA_REDIS_HOST/PORT: an address, no credential; Letta's Redis client "
-            "has no AUTH); the database URI, passwords, the encryption key and LLM keys are ECS secrets.",
+            "the pooling switch LETTA_DISABLE_SQLALCHEMY_POOLING, uvicorn's keep-alive in seconds, the names of the "
+            "LLM variables to export and the shared Redis's host and port (LETTA_REDIS_HOST/PORT: an address, no "
+            "credential; Letta's Redis client has no AUTH); the database URI, passwords, the encryption key and LLM "
+            "keys are ECS secrets.",
         )
         if not logged:
             acknowledge(
