@@ -95,6 +95,7 @@ class ServiceAlarms(Construct):
                 ("AuroraReaderAcuUtilization", _by_role(cluster, "ACUUtilization", "Average", five_minutes), 90, 3),
             ]
         self.alarms: list[cloudwatch.Alarm] = []
+        self.by_name: dict[str, cloudwatch.Alarm] = {}
         for name, metric, threshold, periods in specs:
             self._alarm(name, metric, threshold, periods, _AT_LEAST)
         if readers and reader_always_on:
@@ -129,6 +130,7 @@ class ServiceAlarms(Construct):
         )
         alarm.add_alarm_action(actions.SnsAction(self.topic))
         self.alarms.append(alarm)
+        self.by_name[name] = alarm
 
 
 def _by_role(

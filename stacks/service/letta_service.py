@@ -55,6 +55,7 @@ class LettaService(Construct):
         cpu: int,
         memory_mib: int,
         cpu_architecture: str,
+        spot: bool = False,
         connection_secret: secretsmanager.ISecret,
         connection_revision: str,
         server_password_secret: secretsmanager.ISecret,
@@ -83,7 +84,7 @@ class LettaService(Construct):
             self, "AppSecurityGroup", app_security_group.security_group_id, mutable=False
         )
         self.log_group = logs.LogGroup(self, "Logs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY)
-        cluster = self._cluster(vpc, cluster_name, enable_ecs_exec, log_retention)
+        cluster = self._cluster(vpc, cluster_name, enable_ecs_exec, log_retention, spot)
         task = ecs.FargateTaskDefinition(
             self,
             "Task",
@@ -144,6 +145,11 @@ class LettaService(Construct):
             assign_public_ip=assign_public_ip,
             security_groups=[app_security_group],
             enable_execute_command=enable_ecs_exec,
+            # Spot: ECS replaces an interrupted task (2 minutes' warning, SIGTERM, deregistration) with a new one;
+            # on-demand keeps the launch type the service was first deployed with, so nothing changes for it.
+            capacity_provider_strategies=[ecs.CapacityProviderStrategy(capacity_provider="FARGATE_SPOT", weight=1)]
+            if spot
+            else None,
         )
         self.load_balancer, self.target_group = self._load_balancer(
             vpc, api_allowed_cidrs, certificate_arn, deregistration_delay, warn_without_tls, deletion_protection
@@ -187,7 +193,7 @@ class LettaService(Construct):
         self.url = f"{scheme}://{self.load_balancer.load_balancer_dns_name}"
 
     def _cluster(
-        self, vpc: ec2.IVpc, name: str, enable_ecs_exec: bool, log_retention: logs.RetentionDays
+        self, vpc: ec2.IVpc, name: str, enable_ecs_exec: bool, log_retention: logs.RetentionDays, spot: bool
     ) -> ecs.Cluster:
         """The ECS cluster, named so that the log groups ECS writes to are known before it exists: the stack creates
         them first, so `cdk destroy` removes them (ECS would create them on first use and keep them)."""
@@ -217,6 +223,8 @@ class LettaService(Construct):
             cluster_name=name,
             container_insights_v2=ecs.ContainerInsights.ENABLED,
             execute_command_configuration=exec_configuration,
+            # FARGATE and FARGATE_SPOT associated with the cluster: a service may name them in its strategy.
+            enable_fargate_capacity_providers=spot or None,
         )
         cluster.node.add_dependency(insights)
         return cluster
