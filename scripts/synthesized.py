@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import json
 import os
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@cache
 def synthesize(profile: str) -> dict[str, dict[str, Any]]:
-    """The profile's two templates by stack name (prod with allow_plain_http, as setup.sh passes it)."""
+    """The profile's two templates by stack name (prod with allow_plain_http, as setup.sh passes it); one synth per
+    profile and process (callers only read them)."""
     # jsii spawns `node`: the pinned Node 22 of node_modules first, as `npx cdk` would.
     os.environ["PATH"] = f"{ROOT / 'node_modules' / '.bin'}{os.pathsep}{os.environ.get('PATH', '')}"
     import aws_cdk as cdk
