@@ -103,9 +103,10 @@ class LettaConfig(BaseModel):
     )
     # Database
     min_acu: float = key(
-        0.5,
+        0,
         "0 to 256 Aurora capacity units in steps of 0.5",
-        "Aurora minimum capacity; 0 enables auto-pause",
+        "Aurora minimum capacity; 0 enables auto-pause (dev: Letta without its pool holds no idle connection)",
+        prod=0.5,
         ge=0,
         le=256,
         multiple_of=0.5,
@@ -207,6 +208,12 @@ class LettaConfig(BaseModel):
     )
     task_memory: int = key(2048, "a Fargate memory size for task_cpu", "Fargate task memory (MiB)")
     cpu_architecture: Literal["arm64", "x86_64"] = key("arm64", "arm64, x86_64", "Fargate CPU architecture")
+    capacity_provider: Literal["spot", "on-demand"] = key(
+        "spot",
+        "spot, on-demand",
+        "Fargate Spot (about 70% cheaper; AWS may stop a task with 2 minutes' warning) or on-demand Fargate",
+        prod="on-demand",
+    )
     min_tasks: int = key(1, "a whole number from 1 to 20", "Auto scaling minimum", prod=2, ge=1, le=20)
     max_tasks: int = key(
         1,

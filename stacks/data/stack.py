@@ -53,6 +53,10 @@ class DataExports:
     # runs its own redis-server (one task only; the config refuses more).
     redis_host: str | None = None
     redis_port: int | None = None
+    # What the service stack's dashboard graphs: the shared Redis's replication group id (None without one) and
+    # the bootstrap Lambda's name. Both are Refs, fixed for the resource's life.
+    redis_replication_group_id: str | None = None
+    bootstrap_function_name: str | None = None
 
 
 class DataStack(Stack):
@@ -180,6 +184,8 @@ class DataStack(Stack):
             access_logs_prefix=self.access_logs.prefix if self.access_logs else None,
             redis_host=self.redis.host if self.redis else None,
             redis_port=self.redis.port if self.redis else None,
+            redis_replication_group_id=self.redis.replication_group.ref if self.redis else None,
+            bootstrap_function_name=self.bootstrap.handler.function_name,
         )
 
     def _allow_postgres(self, config: LettaConfig) -> None:

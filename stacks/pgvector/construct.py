@@ -96,6 +96,8 @@ class PgvectorBootstrap(Construct):
             "Derived from the app credentials by the bootstrap and rewritten with them; it has no rotation of its own.",
         )
         handler = self._handler(cluster, master_secret, log_retention)
+        # The service stack's dashboard graphs its errors.
+        self.handler = handler
         provider_logs = logs.LogGroup(
             self, "ProviderLogs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY
         )
