@@ -21,9 +21,16 @@ if [ "$env" = prod ]; then pairs="$pairs ${CDK_CONTEXT_PROD:-}"; fi
 read -r -a items <<< "$pairs"
 context=(-c "env=$env")
 for pair in "${items[@]}"; do context+=(-c "$pair"); done
+# A preview (pr-<n>) deploys through a bootstrap of its own, whose roles carry the preview boundary, and its
+# stacks' roles get the same boundary: nothing a pull request's code runs as reaches another environment
+# (stacks/ci_roles/, docs/ci.md). The names are stacks/ci_roles/names.py's.
+if [[ "$env" == pr-* ]]; then
+  context+=(-c "@aws-cdk/core:bootstrapQualifier=lettapr" -c "permissions_boundary=letta-preview-boundary")
+fi
 
 case "$action" in
-  diff) npx cdk diff "${context[@]}" ;;
+  # Template method: the deployed templates are only read (no change set), so a read-only role is enough.
+  diff) npx cdk diff --method template "${context[@]}" ;;
   deploy) npx cdk deploy --all --require-approval never "${context[@]}" ;;
   destroy) npx cdk destroy --all --force "${context[@]}" ;;
   # The walkthrough's agent through the deployed API, then its rows in Aurora through the Data API.

@@ -2,14 +2,17 @@
 """The local rehearsal: the cloud path's database bootstrap and connection string, then the Letta container
 command read from the synthesized task definition (`cdk.out/dev`), on one machine with no AWS account or Docker.
 
-    python scripts/local_stack.py up [--offline] [--instances 2] | smoke | status | down [--wipe]
+    python scripts/local_stack.py up [--offline] [--instances N] [--letta-version V] | smoke | status | down [--wipe]
     python scripts/local_stack.py snapshot --out DIR       # a copy of the database, like an Aurora snapshot
     python scripts/local_stack.py --state-dir NEW up --restore-from DIR --secrets-from SOURCE_STATE_DIR
 
 Bootstrap: the Lambda's own `stacks.pgsql.bootstrap.apply` (psycopg in place of the Data API) and `build_uri`.
 Letta: the task's command (supervisor, then Letta's own `startup.sh`, which migrates), its environment and a
 value for each secret it names (scripts/rehearsal/container.py lists what is adapted). `--instances 2`: two
-such containers, one PostgreSQL, a shared Redis, a round-robin front on `--port` in place of the ALB.
+such containers, one PostgreSQL, a shared Redis, a round-robin front on `--port` in place of the ALB; they start
+at the same moment, as a deployment's new tasks do, and the supervisor's migration lock lets one at a time migrate
+(`--no-migration-lock`: the control that shows the race). `--letta-version` runs an older release's venv and
+start script (its own migrations) with the same command, for a real upgrade of the same data.
 State lives in `.local/rehearsal/` (git ignores it): the data survives `down`.
 
 Restore mirrors docs/restore.md: `snapshot` keeps the Letta database (pg_dump) and its login roles with their
@@ -41,7 +44,7 @@ try:
     from scripts.embedded_postgres import EmbeddedPostgres, EmbeddedPostgresError
     from scripts.operator_cli import OperatorError, Parser, existing_folder, port
     from scripts.rehearsal import container, processes
-    from scripts.rehearsal.letta_install import LettaInstallError, ensure_letta_venv, lay_out_app
+    from scripts.rehearsal.letta_install import RELEASES, LettaInstallError, ensure_letta_venv, lay_out_app
     from scripts.rehearsal.offline_llm import DEFAULT_PORT as OFFLINE_LLM_PORT
     from scripts.rehearsal.offline_llm import ECHO_MODEL
     from stacks import letta_contract as letta
@@ -51,7 +54,7 @@ try:
     from stacks.pgsql.errors import BootstrapError
     from stacks.pgsql.psycopg_executor import PsycopgExecutor
     from stacks.pgsql.sql_files import load_sql_files
-    from stacks.service.supervisor import LLM_KEY_MAP_VAR, LLM_KEYS_VAR
+    from stacks.service.supervisor import LLM_KEY_MAP_VAR, LLM_KEYS_VAR, LOCK_SWITCH_VAR
 except ModuleNotFoundError as missing:  # a fresh clone before setup: one line, not a traceback
     sys.exit(f"local_stack.py: missing Python package {missing.name!r}: run `bash scripts/setup.sh` first")
 
@@ -136,6 +139,8 @@ def up(
     instances: int = 1,
     shared_redis: bool = True,
     cdk_out: Path = CDK_OUT,
+    letta_version: str = letta.VERSION,
+    migration_lock: bool = True,
     extra_env: Mapping[str, str] | None = None,
     restore_from: Path | None = None,
     secrets_from: Path | None = None,
@@ -190,9 +195,12 @@ def up(
     uri = app_uri(state)
     log(f"bootstrap: bootstrap_sql applied, pgvector {version}; LETTA_PG_URI = {redact(uri)}")
 
-    venv = ensure_letta_venv(log=lambda line: log(f"letta-install: {line}"))
+    venv = ensure_letta_venv(version=letta_version, log=lambda line: log(f"letta-install: {line}"))
     run = parts(state, state_dir)
     env = dict(extra_env or {})
+    if not migration_lock:
+        env[LOCK_SWITCH_VAR] = "off"
+        log("letta: WITHOUT the supervisor's migration lock (the control: simultaneous starts race)")
     if offline:
         run.start("llm", [str(venv.python), "-m", "scripts.rehearsal.offline_llm", "--port", str(state.llm_port)], ROOT)
         run.wait_port("llm", state.llm_port)
@@ -207,11 +215,13 @@ def up(
         LLM_KEYS_VAR: json.dumps(llm_keys),
     }
     redis_ports = _start_redis(run, state_dir, instances, shared_redis, log)
-    log(f"letta: running the container command of {spec.template} (task definition)")
+    log(f"letta: running the container command of {spec.template} (task definition), Letta {letta_version}")
     log(container.collector_note())
+    for index in range(instances):
+        lay_out_app(venv, state_dir / f"letta-{index}" / "app", version=letta_version)
+    together = time.monotonic()
     for index, letta_port in enumerate(state.letta_ports):
         name, home = f"letta-{index}", state_dir / f"letta-{index}"
-        lay_out_app(venv, home / "app")
         path = f"{venv.bin_dir}:/usr/local/bin:/usr/bin:/bin"  # the image's /app/.venv/bin first
         if redis_ports:
             redis = {letta.REDIS_HOST: "127.0.0.1", letta.REDIS_PORT: str(redis_ports[index])}
@@ -223,11 +233,13 @@ def up(
         env_n = container.container_env(spec, secret_values, offline=offline, **adds)
         run.start(name, spec.command, home / "app", env_n)
         log(f"{name}: starting on http://127.0.0.1:{letta_port} (log: {run.log(name)})")
-        # One at a time, as a first deployment should: Letta has no migration lock, and two first starts also
-        # race to create its default organization (an IntegrityError kills the loser).
+    # All at once, as a deployment's new tasks start: the supervisor's lock lets one at a time migrate and make
+    # Letta's first-start writes, so each waits for its turn (HEALTH_TIMEOUT each).
+    for index, letta_port in enumerate(state.letta_ports):
         url = f"http://127.0.0.1:{letta_port}"
-        run.wait(name, lambda url=url: (health(url) or {}).get("version") == letta.VERSION, HEALTH_TIMEOUT)
+        run.wait(f"letta-{index}", lambda url=url: (health(url) or {}).get("version") == letta_version, HEALTH_TIMEOUT)
     if instances > 1:
+        log(f"letta: {instances} instances started together, all healthy after {time.monotonic() - together:.1f} s")
         backends = [f"http://127.0.0.1:{p}" for p in state.letta_ports]
         run.start("front", [str(venv.python), "-m", "scripts.rehearsal.front", "--port", str(port), *backends], ROOT)
         run.wait_port("front", port)
@@ -449,7 +461,22 @@ def build_parser() -> argparse.ArgumentParser:
     start.add_argument("--offline", action="store_true", help="a labelled echo endpoint instead of a real LLM")
     start.add_argument("--port", type=port, default=letta.PORT, help=f"Letta's or the front's (default {letta.PORT})")
     start.add_argument("--llm-port", type=port, default=OFFLINE_LLM_PORT, help="the echo's port (kept with the data)")
-    start.add_argument("--instances", type=int, choices=(1, 2), default=1, help="Letta containers (2: Redis, front)")
+    start.add_argument(
+        "--instances",
+        type=int,
+        choices=range(1, 5),
+        default=1,
+        help="Letta containers started together (2+: Redis, front)",
+    )
+    start.add_argument(
+        "--letta-version",
+        choices=list(RELEASES),
+        default=letta.VERSION,
+        help=f"Letta release (default {letta.VERSION})",
+    )
+    start.add_argument(
+        "--no-migration-lock", dest="migration_lock", action="store_false", help="control: start without the lock"
+    )
     start.add_argument(
         "--cdk-out", type=existing_folder, default=CDK_OUT, help=f"synthesized templates (default {CDK_OUT})"
     )

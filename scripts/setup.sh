@@ -15,6 +15,10 @@ step "Python venv (.venv) with requirements-dev.txt"
 # The project's own packages (stacks, scripts), editable: every script then imports them from any folder.
 .venv/bin/pip install --quiet --disable-pip-version-check --no-deps -e .
 
+step "checkov in its own venv (.venv-scan) with requirements-scan.txt"
+[ -x .venv-scan/bin/python ] || python3 -m venv .venv-scan
+.venv-scan/bin/pip install --quiet --disable-pip-version-check -r requirements-scan.txt
+
 step "CDK CLI and Node 22 from package-lock.json (node_modules)"
 npm ci --no-audit --no-fund --loglevel=error
 

@@ -50,6 +50,7 @@ _ENV_NAME = re.compile(r"^[a-z](?:[a-z0-9]|-(?=[a-z0-9])){0,19}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _REPO = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 _BRANCH = re.compile(r"^(?!/)(?!.*//)(?!.*\.\.)(?!.*@\{)[A-Za-z0-9._/-]{1,100}(?<![/.])$")
+_OIDC_ARN = re.compile(r"^arn:aws(?:-cn|-us-gov)?:iam::\d{12}:oidc-provider/token\.actions\.githubusercontent\.com$")
 _JSON_KEY = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 
@@ -116,9 +117,10 @@ class LettaConfig(BaseModel):
     )
     # Database
     min_acu: float = key(
-        0.5,
+        0,
         "0 to 256 Aurora capacity units in steps of 0.5",
-        "Aurora minimum capacity; 0 enables auto-pause",
+        "Aurora minimum capacity; 0 enables auto-pause (dev: Letta without its pool holds no idle connection)",
+        prod=0.5,
         ge=0,
         le=256,
         multiple_of=0.5,
@@ -191,6 +193,12 @@ class LettaConfig(BaseModel):
         1, "a whole number from 1 to 35", "Aurora automated backup retention", prod=35, ge=1, le=35
     )
     deletion_protection: bool = key(False, "true, false", "Aurora deletion protection", prod=True)
+    db_telemetry: bool = key(
+        True,
+        "true, false",
+        "Database Insights standard (Performance Insights, 7 days free) and enhanced monitoring every 60 s "
+        "(CloudWatch Logs RDSOSMetrics)",
+    )
     removal_behaviour: Literal["destroy", "snapshot"] = key(
         "destroy", "destroy (dev only), snapshot", "What `cdk destroy` does to the cluster", prod="snapshot"
     )
@@ -272,6 +280,12 @@ class LettaConfig(BaseModel):
     )
     task_memory: int = key(2048, "a Fargate memory size for task_cpu", "Fargate task memory (MiB)")
     cpu_architecture: Literal["arm64", "x86_64"] = key("arm64", "arm64, x86_64", "Fargate CPU architecture")
+    capacity_provider: Literal["spot", "on-demand"] = key(
+        "spot",
+        "spot, on-demand",
+        "Fargate Spot (about 70% cheaper; AWS may stop a task with 2 minutes' warning) or on-demand Fargate",
+        prod="on-demand",
+    )
     min_tasks: int = key(1, "a whole number from 1 to 20", "Auto scaling minimum", prod=2, ge=1, le=20)
     max_tasks: int = key(
         1,
@@ -298,7 +312,11 @@ class LettaConfig(BaseModel):
     certificate_arn: str | None = key(
         None, "an ACM certificate ARN in the stack's region", "HTTPS listener + HTTP->HTTPS redirect"
     )
-    allow_plain_http: bool = key(False, "true, false", "prod without certificate_arn is refused unless this is true")
+    allow_plain_http: bool = key(
+        False,
+        "true, false",
+        "Plain HTTP where a certificate is otherwise required: prod, or an API open to the whole internet",
+    )
     browser_origins: tuple[str, ...] = key(
         (),
         "https://host[:port] origins, no path or trailing '/'; http only for localhost, 127.0.0.1, [::1]",
@@ -361,6 +379,21 @@ class LettaConfig(BaseModel):
     pipeline_branch: str = key("main", "a git branch name", "Branch the pipeline builds")
     pipeline_connection_arn: str | None = key(
         None, "a CodeConnections connection ARN", "CodeConnections (CodeStar) connection to the repository"
+    )
+    # CI roles: GitHub OIDC and one role per job's need (docs/ci.md), deployed once per account
+    ci_roles: bool = key(
+        False, "true, false; needs github_repo", "Synthesize the CI roles stack letta-ci-roles instead (docs/ci.md)"
+    )
+    github_repo: str | None = key(None, "owner/name", "Repository whose workflows the CI roles trust")
+    github_oidc_provider_arn: str | None = key(
+        None,
+        "an IAM OIDC provider ARN for token.actions.githubusercontent.com",
+        "Existing GitHub OIDC provider (one per account); unset: the CI roles stack creates it",
+    )
+    permissions_boundary: str | None = key(
+        None,
+        "an IAM managed policy name",
+        "Boundary on every role the stacks create; previews: letta-preview-boundary (scripts/deploy_steps.sh)",
     )
 
     @property
@@ -525,6 +558,32 @@ class LettaConfig(BaseModel):
             raise ConfigError("pipeline_repo", value, "a repository as owner/name")
         return value
 
+    @field_validator("github_repo")
+    @classmethod
+    def _github_repo(cls, value: str | None) -> str | None:
+        if value is not None and not _REPO.match(value):
+            raise ConfigError("github_repo", value, "a repository as owner/name")
+        return value
+
+    @field_validator("github_oidc_provider_arn")
+    @classmethod
+    def _oidc_arn(cls, value: str | None) -> str | None:
+        if value is not None and not _OIDC_ARN.match(value):
+            raise ConfigError(
+                "github_oidc_provider_arn",
+                value,
+                "arn:<partition>:iam::<12-digit account>:oidc-provider/token.actions.githubusercontent.com",
+            )
+        return value
+
+    @field_validator("permissions_boundary")
+    @classmethod
+    def _boundary(cls, value: str | None) -> str | None:
+        # https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreatePolicy.html: PolicyName, 1-128 of [\w+=,.@-].
+        if value is not None and not re.fullmatch(r"[\w+=,.@-]{1,128}", value):
+            raise ConfigError("permissions_boundary", value, "an IAM policy name: 1-128 letters, digits, _+=,.@-")
+        return value
+
     @field_validator("pipeline_branch")
     @classmethod
     def _branch(cls, value: str) -> str:
@@ -556,6 +615,14 @@ class LettaConfig(BaseModel):
             raise ConfigError(
                 "api_allowed_cidrs", shown, f"ranges that do not admit all of {covered}, or api_allow_public=true"
             )
+        if covered and not self.uses_tls and not self.allow_plain_http:
+            # Every request carries the server password as a bearer token: to the whole internet, only over TLS.
+            raise ConfigError(
+                "certificate_arn",
+                None,
+                f"an ACM certificate ARN (or domain_name) when api_allowed_cidrs admit all of {covered}, or "
+                "allow_plain_http=true",
+            )
         # The API opens 80 (and 443 with a certificate) per CIDR; the database's group also admits the service.
         for cidrs_key, ports, reserved in (
             ("api_allowed_cidrs", 2 if self.uses_tls else 1, 0),
@@ -571,6 +638,7 @@ class LettaConfig(BaseModel):
         self._secret_rules()
         self._pipeline_rules()
         self._restore_rules(context.get("default_region"))
+        self._ci_roles_rules()
         self._vpc_rules(context.get("default_region"))
         self._domain_rules()
         if (remote := [o for o in self.browser_origins if o.startswith("https://")]) and not self.uses_tls:
@@ -643,6 +711,12 @@ class LettaConfig(BaseModel):
                     f"JSON key {env_var} for {env_var} when the stack creates the secret (set llm_secret_arn "
                     "to map other key names)",
                 )
+
+    def _ci_roles_rules(self) -> None:
+        if self.ci_roles and not self.github_repo:
+            raise ConfigError("github_repo", None, "required with ci_roles=true: the repository as owner/name")
+        if self.ci_roles and self.pipeline:
+            raise ConfigError("ci_roles", True, "not together with pipeline=true: deploy one, then the other")
 
     def _pipeline_rules(self) -> None:
         if not self.pipeline:

@@ -38,6 +38,18 @@ DISABLE_POOLING = "LETTA_DISABLE_SQLALCHEMY_POOLING"
 of `pg_pool_size` 25 + `pg_max_overflow` 10 per process (letta/server/db.py, letta/settings.py). The task always
 sets it: the choice is the config's `db_pooling`, never Letta's silent default."""
 
+KEEP_ALIVE = "LETTA_UVICORN_TIMEOUT_KEEP_ALIVE"
+"""Seconds uvicorn keeps an idle keep-alive connection open (letta/settings.py `uvicorn_timeout_keep_alive`, default
+5; `letta server` passes it to `uvicorn.run(timeout_keep_alive=...)` in letta/server/rest_api/app.py)."""
+LOAD_BALANCER_IDLE_TIMEOUT_SECONDS = 600
+"""The load balancer's idle timeout: the walkthrough's client waits up to 600 s for an agent step, and the load
+balancer must not cut a quiet request sooner. The rehearsal's front keeps idle connections this long too."""
+KEEP_ALIVE_SECONDS = LOAD_BALANCER_IDLE_TIMEOUT_SECONDS + 60
+"""What the task sets in KEEP_ALIVE. A target must keep idle connections open longer than the load balancer does:
+otherwise the ALB reuses a connection the target has just closed, and the client gets an intermittent 502
+(Elastic Load Balancing docs, "Connection idle timeout" of Application Load Balancers, and "HTTP 502: Bad
+gateway" in "Troubleshoot your Application Load Balancers"). Letta's default of 5 s is far below 600 s."""
+
 # Letta's peak PostgreSQL connections per task, by pooling mode: the one place the connection budget
 # (stacks/connection_budget.py) reads them from.
 # - "pooled": the documented pool ceiling, pg_pool_size 25 + pg_max_overflow 10, times one process (`letta server`

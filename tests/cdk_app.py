@@ -103,8 +103,8 @@ VARIANTS = [
         "pipeline_repo": "acme/letta-aurora-cdk",
         "pipeline_connection_arn": f"arn:aws:codeconnections:us-east-1:123456789012:connection/{UUID}",
     },
-    # README's documented public API: the world on the load balancer, opted in explicitly.
-    {"profile": "dev", "api_allowed_cidrs": "0.0.0.0/0,::/0", "api_allow_public": True},
+    # The documented public API: the world on the load balancer, opted in explicitly, over TLS only.
+    {"profile": "dev", "api_allowed_cidrs": "0.0.0.0/0,::/0", "api_allow_public": True, "certificate_arn": CERTIFICATE},
     # docs/restore.md's two kinds of restore into a new environment, with every secret copied from the source.
     RESTORE_SNAPSHOT := {
         "env": "restored",

@@ -25,7 +25,7 @@ from scripts import agents
 from scripts.agent_export.letta_api import LettaApi
 from scripts.local_stack import ECHO_EMBEDDING_HANDLE, ECHO_MODEL_HANDLE, State, app_uri
 from tests import agent_fixtures as fx
-from tests.rehearsal import local_stack
+from tests.rehearsal import local_stack, own_redis_port, redis_dir
 from tests.test_rehearsal_e2e import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,6 +49,8 @@ class Moved:
     state_b: Path
     export_lines: list[str]
     import_lines: list[str]
+    state_a: Path
+    up_outputs: list[str]
 
 
 def _up(state_dir: Path) -> subprocess.Popen[str]:
@@ -82,9 +84,11 @@ def moved_fixture() -> Iterator[Moved]:
     try:
         started = time.monotonic()
         ups = [_up(state_a), _up(state_b)]  # B's database stays empty of agents until the import
+        up_outputs = []
         for up in ups:
             output, _ = up.communicate(timeout=1200)
             assert up.returncode == 0, output[-3000:]
+            up_outputs.append(output)
         print(f"\nTIMING both up: {time.monotonic() - started:.0f} s")
         a, b = _api(state_a), _api(state_b)
         state = State.load(state_a)
@@ -117,7 +121,9 @@ def moved_fixture() -> Iterator[Moved]:
         control_id = b.import_agent(
             a.export_agent(source_id), {"name": "control-af-only", "embedding": ECHO_EMBEDDING_HANDLE}
         )[0]
-        yield Moved(a, b, source_id, target_id, control_id, export_dir, state_b, export_lines, import_lines)
+        yield Moved(
+            a, b, source_id, target_id, control_id, export_dir, state_b, export_lines, import_lines, state_a, up_outputs
+        )
     finally:
         for state_dir in (state_a, state_b):
             local_stack(state_dir, "down", "--wipe", timeout=120)
@@ -194,3 +200,25 @@ def _said(messages: list[dict[str, Any]], text: str) -> int:
 def _shown(message: dict[str, Any]) -> tuple[Any, ...]:
     """What a client sees of a message, without the ids and the run/step it came from."""
     return (message.get("message_type"), json.dumps(message.get("content"), sort_keys=True), message.get("date"))
+
+
+def test_two_rehearsals_side_by_side_stay_separate(moved: Moved) -> None:
+    # Two rehearsals on one machine, as README's first command leaves one running while the tests start theirs:
+    # nothing may be shared by accident, the Redis startup.sh starts least of all (on the image's fixed 6379 the
+    # second Letta would have used the first one's).
+    first, second = State.load(moved.state_a), State.load(moved.state_b)
+    assert first is not None and second is not None
+    assert len({first.port, second.port, first.pg_port, second.pg_port, first.llm_port, second.llm_port}) == 6
+    assert first.server_password != second.server_password and first.encryption_key != second.encryption_key
+    redis_ports = [own_redis_port(output) for output in moved.up_outputs]
+    assert redis_ports[0] != redis_ports[1]
+    # Each Redis runs in its own instance's /app: the one its own startup.sh started.
+    assert redis_dir(redis_ports[0]) == str(moved.state_a / "letta-0" / "app")
+    assert redis_dir(redis_ports[1]) == str(moved.state_b / "letta-0" / "app")
+    down = local_stack(moved.state_b, "down", timeout=120)
+    assert down.returncode == 0 and "letta-0: its private redis-server stopped" in down.stdout, down.stdout
+    # Stopping the second leaves the first whole.
+    assert redis_dir(redis_ports[1]) is None
+    assert redis_dir(redis_ports[0]) == str(moved.state_a / "letta-0" / "app")
+    status = local_stack(moved.state_a, "status", timeout=60)
+    assert f"letta-0: healthy on 127.0.0.1:{first.port}" in status.stdout, status.stdout

@@ -77,9 +77,10 @@ CHANGES = [
         {(DATA, "DatabaseCluster"): "WILL_UPDATE"},
     ),
     Change(
-        "auto-pause (min ACU 0)",
+        # What a dev deployed before auto-pause became dev's default sees at its next deploy: an in-place update.
+        "auto-pause (min ACU 0.5 -> 0)",
+        {**DEV, "min_acu": 0.5},
         DEV,
-        {**DEV, "min_acu": 0},
         {(DATA, "DatabaseCluster"): "WILL_UPDATE"},
     ),
     Change(
@@ -155,6 +156,28 @@ CHANGES = [
         outputs={(SERVICE, "ApiUrl"): "changed"},
     ),
     Change(
+        # Fargate Spot on a deployed dev: the service moves from its launch type to a capacity provider strategy.
+        # LaunchType is create-only, so CloudFormation creates a new service (unnamed: no name clash) beside the old,
+        # waits for it to be stable behind the same target group, then deletes the old one. dev runs one task, the
+        # count a new service starts with; prod stays on its launch type unless an operator opts in.
+        "Fargate Spot on (dev: on-demand -> spot)",
+        {**DEV, "capacity_provider": "on-demand"},
+        DEV,
+        {
+            (SERVICE, "LettaService"): "WILL_REPLACE",
+            (SERVICE, "AWS::ECS::ClusterCapacityProviderAssociations"): "WILL_CREATE",
+        },
+    ),
+    Change(
+        "Fargate Spot off (dev: spot -> on-demand)",
+        DEV,
+        {**DEV, "capacity_provider": "on-demand"},
+        {
+            (SERVICE, "LettaService"): "WILL_REPLACE",
+            (SERVICE, "AWS::ECS::ClusterCapacityProviderAssociations"): "WILL_DESTROY",
+        },
+    ),
+    Change(
         "adding your domain",
         DEV,
         {**DEV, **ZONE},
@@ -206,6 +229,19 @@ CHANGES = [
         DEV,
         {**DEV, "storage_type": "aurora-iopt1"},
         {(DATA, "DatabaseCluster"): "WILL_UPDATE"},
+    ),
+    # Telemetry on a cluster deployed before it existed (or with db_telemetry=false): every instance updates in
+    # place (MonitoringInterval, MonitoringRoleArn), the cluster too (Database Insights, Performance Insights).
+    Change(
+        "database telemetry turned on (prod, writer and reader)",
+        {**PROD, "db_telemetry": False},
+        PROD,
+        {
+            (DATA, "DatabaseCluster5"): "WILL_UPDATE",
+            (DATA, "DatabaseClusterWriter"): "WILL_UPDATE",
+            (DATA, "DatabaseClusterReader"): "WILL_UPDATE",
+            (DATA, "DatabaseMonitoringRole"): "WILL_CREATE",
+        },
     ),
     Change(
         "backup retention",

@@ -83,12 +83,16 @@ def from_command_line(values: dict[str, Any]) -> LettaConfig:
 def test_defaults_are_the_walkthrough_sizing_in_dev() -> None:
     c = config()
     assert (c.env, c.profile) == ("dev", "dev")
-    assert (c.min_acu, c.max_acu) == (0.5, 1)
+    # dev pauses when idle (docs/configuration.md, "What an idle environment costs"); prod stays at 0.5.
+    assert (c.min_acu, c.max_acu) == (0, 1)
+    assert config(**PROD).min_acu == 0.5
     assert c.postgres_version == "17.9"
     assert c.letta_image == "letta/letta:0.16.8"
     assert (c.removal_behaviour, c.deletion_protection, c.nat_gateways) == ("destroy", False, 0)
     assert c.db_allowed_cidrs == () and c.api_allowed_cidrs == ()
     assert (c.storage_type, c.app_password_generation, c.allow_plain_http) == ("aurora", 1, False)
+    # A throwaway environment runs on Fargate Spot (docs/configuration.md: what an interruption does).
+    assert c.capacity_provider == "spot"
 
 
 def test_prod_profile_is_protected() -> None:
@@ -99,6 +103,7 @@ def test_prod_profile_is_protected() -> None:
     assert c.nat_gateways >= 1 and c.alarms
     # I/O-Optimized: a searched archive is read from storage in full (README, "Agent memory at scale").
     assert c.storage_type == "aurora-iopt1"
+    assert c.capacity_provider == "on-demand"
 
 
 def test_env_named_prod_implies_prod_profile() -> None:
@@ -248,6 +253,12 @@ INVALID: list[tuple[dict[str, Any], str, str]] = [
     ({"db_allowed_cidrs": "10.0.0.0/7"}, "db_allowed_cidrs", "10.0.0.0/8"),
     ({"db_allowed_cidrs": "2001:db8::/64"}, "db_allowed_cidrs", "fc00::/7"),
     ({"api_allowed_cidrs": "0.0.0.0/0"}, "api_allowed_cidrs", "api_allow_public=true"),
+    ({"api_allowed_cidrs": "0.0.0.0/0,::/0", "api_allow_public": True}, "certificate_arn", "allow_plain_http=true"),
+    (
+        {"api_allowed_cidrs": ["0.0.0.0/1", "128.0.0.0/1"], "api_allow_public": True},
+        "certificate_arn",
+        "admit all of 0.0.0.0/0",
+    ),
     ({"api_allowed_cidrs": ["0.0.0.0/1", "128.0.0.0/1"]}, "api_allowed_cidrs", "0.0.0.0/0"),
     ({"api_allowed_cidrs": ["0.0.0.0/1", "128.0.0.0/2", "192.0.0.0/2"]}, "api_allowed_cidrs", "0.0.0.0/0"),
     ({"api_allowed_cidrs": ["2000::/4", "3000::/4"]}, "api_allowed_cidrs", "::/0"),
@@ -288,6 +299,7 @@ INVALID: list[tuple[dict[str, Any], str, str]] = [
     ({"task_cpu": 8192, "task_memory": 17408}, "task_memory", "16384, 20480"),
     ({"task_cpu": 16384, "task_memory": 24576}, "task_memory", "32768"),
     ({"cpu_architecture": "arm"}, "cpu_architecture", "arm64, x86_64"),
+    ({"capacity_provider": "fargate_spot"}, "capacity_provider", "spot, on-demand"),
     ({"min_tasks": 3, "max_tasks": 2}, "min_tasks", "at most max_tasks"),
     ({"min_tasks": 0}, "min_tasks", "1 to 20"),
     ({"max_tasks": 21}, "max_tasks", "1 to 20"),
@@ -486,11 +498,13 @@ VALID: list[dict[str, Any]] = [
     {"db_name": "l" + "_" * 62, "app_db_user": "usr"},
     {"letta_image": f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/mirror/letta/letta:0.16.8@{DIGEST}"},
     {"letta_image": "localhost:5000/letta__fork/letta-server:v0.16.8-fix.1"},
-    {"letta_image": f"ghcr.io/acme/letta@{DIGEST}", "cpu_architecture": "x86_64"},
+    {"letta_image": f"ghcr.io/acme/letta@{DIGEST}", "cpu_architecture": "x86_64", "capacity_provider": "on-demand"},
     {"task_cpu": 16384, "task_memory": 122_880},
     {"task_cpu": 256, "task_memory": 512},
     {"db_allowed_cidrs": ["10.8.0.0/16", "fd12:3456::/48"], "api_allowed_cidrs": "198.51.100.0/24,10.0.0.0/8"},
-    {"api_allowed_cidrs": ["0.0.0.0/0", "::/0"], "api_allow_public": True},
+    {"api_allowed_cidrs": ["0.0.0.0/0", "::/0"], "api_allow_public": True, "certificate_arn": CERT_US},
+    # The one escape from TLS for a world-open API, said in so many words.
+    {"api_allowed_cidrs": "0.0.0.0/0", "api_allow_public": True, "allow_plain_http": True},
     {"api_allowed_cidrs": ["0.0.0.0/1"]},
     {"api_allowed_cidrs": [f"198.51.100.{i}/32" for i in range(60)] + [f"2001:db8:{i:x}::/48" for i in range(60)]},
     {"db_allowed_cidrs": "100.64.0.0/10,172.16.0.0/12", "min_acu": 0},

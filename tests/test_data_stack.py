@@ -14,14 +14,15 @@ def data(**overrides: Any) -> dict[str, Any]:
     return synthesized(**overrides).template("Data").to_json()
 
 
-def test_cluster_is_aurora_postgres_17_serverless_v2_at_half_to_one_acu() -> None:
+def test_cluster_is_aurora_postgres_17_serverless_v2_at_zero_to_one_acu() -> None:
     template = synthesized().template("Data")
     template.has_resource_properties(
         "AWS::RDS::DBCluster",
         {
             "Engine": "aurora-postgresql",
             "EngineVersion": Match.string_like_regexp(r"^17\.\d+$"),
-            "ServerlessV2ScalingConfiguration": {"MinCapacity": 0.5, "MaxCapacity": 1},
+            # dev pauses after 5 idle minutes (the first request after a pause waits for the resume).
+            "ServerlessV2ScalingConfiguration": {"MinCapacity": 0, "MaxCapacity": 1, "SecondsUntilAutoPause": 300},
             "StorageEncrypted": True,
             "EnableHttpEndpoint": True,
             "EnableCloudwatchLogsExports": ["postgresql"],

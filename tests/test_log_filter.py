@@ -83,7 +83,9 @@ def stand_in(tmp_path: Path, lines: list[tuple[str, str]], *, body: str = "", ex
 
 
 def container_env(**overrides: str) -> dict[str, str]:
-    return {**os.environ, **SECRETS, **overrides}
+    # No database behind HOST: these tests are about the log and the signals, so the migration lock (run against
+    # a real PostgreSQL in test_migration_lock.py) is off here.
+    return {**os.environ, **SECRETS, supervisor.LOCK_SWITCH_VAR: "off", **overrides}
 
 
 def in_pid_namespace(command: list[str]) -> list[str]:
@@ -97,11 +99,18 @@ def the_command(script: Path, masked: list[str] | None = None) -> list[str]:
     return in_pid_namespace(start_command(masked_env_vars=names, start=str(script), python=sys.executable))
 
 
+LOCK_OFF_LINE = (
+    b"letta-supervisor: migration lock: off (LETTA_MIGRATION_LOCK=off): this start migrates alongside any other\n"
+)
+
+
 def run(script: Path, *, masked: list[str] | None = None, **env: str) -> subprocess.CompletedProcess[bytes]:
+    """The command's outcome; its stderr without the one line saying the lock is off (see container_env)."""
     result = subprocess.run(
         the_command(script, masked), env=container_env(**env), capture_output=True, timeout=30, check=False
     )
     assert b"unshare:" not in result.stderr, f"cannot create a PID namespace here: {result.stderr!r}"
+    result.stderr = result.stderr.replace(LOCK_OFF_LINE, b"", 1)
     return result
 
 
@@ -271,7 +280,7 @@ def test_llm_keys_arrive_as_one_json_secret_and_only_the_mapped_ones_are_exporte
     keys = f'{{"openai": "{OPENAI_KEY}", "ANTHROPIC_API_KEY": "{anthropic}", "groq": ""}}'
     mapping = '{"OPENAI_API_KEY": "openai", "ANTHROPIC_API_KEY": "ANTHROPIC_API_KEY", "GROQ_API_KEY": "groq"}'
     secrets = {k: v for k, v in SECRETS.items() if k != "OPENAI_API_KEY"}
-    env = {**os.environ, **secrets, "LETTA_LLM_KEYS": keys, "LETTA_LLM_KEY_MAP": mapping}
+    env = {**container_env(), **secrets, "LETTA_LLM_KEYS": keys, "LETTA_LLM_KEY_MAP": mapping}
     names = sorted([*secrets, "LETTA_LLM_KEYS"])
     result = subprocess.run(the_command(script, names), env=env, capture_output=True, timeout=30, check=False)
     assert result.returncode == 0, result.stderr

@@ -10,7 +10,6 @@ Letta's pinned venv (a few minutes); later runs reuse it from the user cache.
 from __future__ import annotations
 
 import json
-import re
 import shutil
 import socket
 import subprocess
@@ -161,60 +160,6 @@ def test_smoke_test_and_inspection_see_the_agent_in_postgres(
     assert "favorite color is blue" in text  # the user's message, stored by Letta in PostgreSQL
     assert "Echo: Hello!" in text  # the assistant's reply
     assert state.app_password not in text
-
-
-def own_redis_port(up_stdout: str) -> int:
-    """The port of the Redis that startup.sh started for letta-0, as `up` reported it."""
-    match = re.search(
-        r"^letta-0: its own redis-server on 127\.0\.0\.1:(\d+) \(started by startup\.sh\)$", up_stdout, re.M
-    )
-    assert match, up_stdout
-    return int(match.group(1))
-
-
-def redis_dir(port: int) -> str | None:
-    """The working directory of the redis-server on `port` (where it was started), None when none answers."""
-    answer = subprocess.run(
-        ["redis-cli", "-p", str(port), "config", "get", "dir"], capture_output=True, text=True, timeout=10, check=False
-    )
-    lines = answer.stdout.split()
-    return lines[1] if answer.returncode == 0 and len(lines) == 2 else None
-
-
-def test_a_second_rehearsal_beside_the_first_stays_separate(
-    rehearsal: tuple[Path, subprocess.CompletedProcess[str]],
-) -> None:
-    # README leaves a rehearsal running while the tests start theirs: nothing may be shared by accident, the
-    # Redis startup.sh starts least of all (on the image's fixed 6379 the second would have used the first's).
-    first_dir, first_up = rehearsal
-    assert first_up.returncode == 0
-    base = Path(tempfile.mkdtemp(prefix="letta-rehearsal-b-"))
-    base.chmod(0o755)
-    second_dir = base / "state"
-    try:
-        second_up = local_stack(
-            second_dir, "up", "--offline", "--port", str(free_port()), "--llm-port", str(free_port())
-        )
-        assert second_up.returncode == 0, second_up.stdout[-3000:] + second_up.stderr[-3000:]
-        first, second = State.load(first_dir), State.load(second_dir)
-        assert first is not None and second is not None
-        assert len({first.port, second.port, first.pg_port, second.pg_port, first.llm_port, second.llm_port}) == 6
-        assert first.server_password != second.server_password
-        redis_ports = own_redis_port(first_up.stdout), own_redis_port(second_up.stdout)
-        assert redis_ports[0] != redis_ports[1]
-        # Each Redis runs in its own instance's /app: the one startup.sh of that rehearsal started.
-        assert redis_dir(redis_ports[0]) == str(first_dir / "letta-0" / "app")
-        assert redis_dir(redis_ports[1]) == str(second_dir / "letta-0" / "app")
-        down = local_stack(second_dir, "down", timeout=120)
-        assert down.returncode == 0 and "letta-0: its private redis-server stopped" in down.stdout, down.stdout
-        # Stopping the second leaves the first whole.
-        assert redis_dir(redis_ports[1]) is None
-        assert redis_dir(redis_ports[0]) == str(first_dir / "letta-0" / "app")
-        status = local_stack(first_dir, "status", timeout=60)
-        assert f"letta-0: healthy on 127.0.0.1:{first.port}" in status.stdout, status.stdout
-    finally:
-        local_stack(second_dir, "down", "--wipe", timeout=120)
-        shutil.rmtree(base, ignore_errors=True)
 
 
 def test_status_then_down_stops_exactly_what_up_started(

@@ -55,6 +55,8 @@ def test_letta_pg_uri_is_injected_as_a_secret_from_the_connection_string() -> No
         "LETTA_LLM_KEY_MAP": json.dumps({"ANTHROPIC_API_KEY": "ANTHROPIC_API_KEY", "OPENAI_API_KEY": "OPENAI_API_KEY"}),
         # Set, never Letta's silent default: dev runs without the pool (the config's db_pooling).
         "LETTA_DISABLE_SQLALCHEMY_POOLING": "true",
+        # Longer than the load balancer's idle timeout (tests/test_keep_alive.py): no idle 502s.
+        "LETTA_UVICORN_TIMEOUT_KEEP_ALIVE": "660",
     }
 
 
@@ -244,14 +246,20 @@ def test_existing_llm_secret_is_used_with_the_configured_keys() -> None:
     assert json.loads(environment["LETTA_LLM_KEY_MAP"]) == {"OPENAI_API_KEY": "openai"}
 
 
-def test_alarms_only_in_prod_and_cover_service_and_aurora() -> None:
-    assert resources(service(), "AWS::CloudWatch::Alarm") == {}
+def test_alarms_with_actions_only_in_prod_and_cover_service_and_aurora() -> None:
+    # dev: only the dashboard's two alarms (targets' 5xx, the load balancer's 502s), which notify nobody.
+    dev = resources(service(), "AWS::CloudWatch::Alarm").values()
+    assert {a["Properties"]["MetricName"] for a in dev} == {"HTTPCode_Target_5XX_Count", "HTTPCode_ELB_502_Count"}
+    assert not [a for a in dev if a["Properties"].get("AlarmActions")]
+    assert resources(service(), "AWS::SNS::Topic") == {}
     alarms = resources(service(**PROD, alarm_email="ops@example.com"), "AWS::CloudWatch::Alarm").values()
     metrics = {a["Properties"]["MetricName"] for a in alarms}
     assert metrics == {
         "UnHealthyHostCount",
         "HTTPCode_Target_5XX_Count",
         "HTTPCode_ELB_5XX_Count",
+        # The load balancer's own 502s: a target closing connections the ALB reuses (tests/test_keep_alive.py).
+        "HTTPCode_ELB_502_Count",
         "CPUUtilization",
         "ACUUtilization",
         "DatabaseConnections",
@@ -292,3 +300,19 @@ def test_outputs_give_url_secret_arns_log_group_and_the_commands() -> None:
     assert "aws secretsmanager put-secret-value" in json.dumps(data_outputs["SetLlmKeysCommand"])
     assert "--force-new-deployment" in json.dumps(outputs["RedeployCommand"])
     assert "http://" in json.dumps(outputs["ApiUrl"])
+
+
+def test_dev_runs_on_fargate_spot_and_prod_keeps_its_launch_type() -> None:
+    dev = only(service(), "AWS::ECS::Service")["Properties"]
+    assert dev["CapacityProviderStrategy"] == [{"CapacityProvider": "FARGATE_SPOT", "Weight": 1}]
+    assert "LaunchType" not in dev
+    # A strategy may name only providers associated with the cluster.
+    associations = only(service(), "AWS::ECS::ClusterCapacityProviderAssociations")["Properties"]
+    assert "FARGATE_SPOT" in associations["CapacityProviders"]
+    # An interrupted task has 2 minutes: its target is drained well within them.
+    target_group = only(service(), "AWS::ElasticLoadBalancingV2::TargetGroup")["Properties"]
+    attributes = {a["Key"]: a["Value"] for a in target_group["TargetGroupAttributes"]}
+    assert int(attributes["deregistration_delay.timeout_seconds"]) < 120
+    prod = only(service(**PROD), "AWS::ECS::Service")["Properties"]
+    assert prod["LaunchType"] == "FARGATE" and "CapacityProviderStrategy" not in prod
+    assert resources(service(**PROD), "AWS::ECS::ClusterCapacityProviderAssociations") == {}

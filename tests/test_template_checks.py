@@ -69,7 +69,7 @@ def test_synth_with_cdk_nag_registered_succeeds_like_app_py() -> None:
 
 
 def test_documented_public_api_synthesizes_with_cdk_nag_registered() -> None:
-    synthesize({"api_allowed_cidrs": "0.0.0.0/0", "api_allow_public": True}, nag=True)
+    synthesize({"api_allowed_cidrs": "0.0.0.0/0", "api_allow_public": True, "certificate_arn": CERTIFICATE}, nag=True)
 
 
 def test_cdk_nag_would_catch_an_unacknowledged_finding() -> None:

@@ -11,10 +11,12 @@ past stack selection and stop at the missing account: a stage-only app once made
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,7 @@ import yaml
 
 from tests.cdk_app import ROOT
 from tests.doc_pages import CommandLine, commands_starting
+from tests.support.cached_app import CACHE_ENV
 
 # Every test here runs the pinned CDK CLI or app.py as a process: tens of seconds each.
 pytestmark = pytest.mark.cli
@@ -95,13 +98,29 @@ PER_RUN = {"cdk.out", "cdk.context.json", ".local", ".pytest_cache", ".git"}
 
 
 def workspace(tmp_path: Path) -> Path:
-    """A checkout for one command: the repository's files and folders as symlinks, cdk.out its own."""
+    """A checkout for one command: the repository's files and folders as symlinks, cdk.out its own, and a cdk.json
+    whose app is cdk.json's own behind tests/support/cached_app.py (one synth per distinct context in a run)."""
     tree = tmp_path / "checkout"
     tree.mkdir(exist_ok=True)
     for entry in ROOT.iterdir():
-        if entry.name not in PER_RUN and not (tree / entry.name).exists():
+        if entry.name not in PER_RUN | {"cdk.json"} and not (tree / entry.name).exists():
             (tree / entry.name).symlink_to(entry)
+    cdk_json = json.loads((ROOT / "cdk.json").read_text())
+    (tree / "cdk.json").write_text(json.dumps(cdk_json | {"app": CACHED_APP}))
     return tree
+
+
+CACHED_APP = ".venv/bin/python tests/support/cached_app.py"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def synth_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The folder cached_app.py keeps assemblies in, one for all test workers of this run."""
+    base = tmp_path_factory.getbasetemp()
+    folder = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "synth-cache"
+    os.environ[CACHE_ENV] = str(folder)
+    yield folder
+    os.environ.pop(CACHE_ENV, None)
 
 
 def run_bash(script: str, env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess[str]:

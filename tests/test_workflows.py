@@ -5,6 +5,7 @@ destroyed when their pull request closes.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -91,6 +92,37 @@ def test_actionlint_finds_nothing() -> None:
     assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
 
 
+def zizmor(*args: str) -> subprocess.CompletedProcess[str]:
+    binary = shutil.which("zizmor", path=TOOL_PATH)
+    if binary is None:
+        pytest.fail("zizmor is not installed: pip install -r requirements-dev.txt")
+    return subprocess.run(
+        [binary, "--offline", "--no-progress", "--format", "plain", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_zizmor_finds_nothing() -> None:
+    # Every severity, with .github/zizmor.yml's one reasoned rule change.
+    result = zizmor(".github")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_zizmor_does_report_an_unsafe_workflow(tmp_path: Path) -> None:
+    unsafe = tmp_path / "unsafe.yml"
+    unsafe.write_text(
+        "on: pull_request_target\njobs:\n  x:\n    runs-on: ubuntu-24.04\n    steps:\n"
+        "      - uses: actions/checkout@v4\n        with:\n          ref: ${{ github.event.pull_request.head.sha }}\n"
+        "      - run: echo ${{ github.event.pull_request.title }}\n"
+    )
+    result = zizmor(str(unsafe))
+    assert result.returncode != 0 and "template-injection" in result.stdout
+
+
 def test_actionlint_does_report_a_broken_workflow(tmp_path: Path) -> None:
     """The lint is not a no-op: a job needing a job that does not exist fails it."""
     broken = tmp_path / ".github" / "workflows" / "broken.yml"
@@ -139,14 +171,37 @@ def test_every_aws_job_assumes_the_role_through_oidc() -> None:
         [step] = uses(job, AWS_CREDENTIALS_ACTION)
         inputs = step["with"]
         assert set(inputs) == {"role-to-assume", "aws-region"}, (file, name)
-        assert "vars.AWS_DEPLOY_ROLE_ARN" in inputs["role-to-assume"], (file, name)
+        variable = ROLE_PER_JOB[(file, name)]
+        # One role per job's need (stacks/ci_roles/): exactly the job's own variable, no fallback to another role.
+        assert inputs["role-to-assume"] == f"${{{{ vars.{variable} }}}}", (file, name)
         assert inputs["aws-region"] == "${{ vars.AWS_REGION }}", (file, name)
-        assert "vars.AWS_DEPLOY_ROLE_ARN != ''" in str(job.get("if", "")) or name == "deploy-prod", (file, name)
-    deploy = load("deploy.yml")["jobs"]
-    for name in ("deploy-dev", "deploy-prod"):
-        assert uses(deploy[name], AWS_CREDENTIALS_ACTION)[0]["with"]["role-to-assume"] == (
-            "${{ vars.AWS_DEPLOY_ROLE_ARN }}"
-        )
+        assert f"vars.{variable} != ''" in str(job.get("if", "")), (file, name)
+
+
+# Which CI role (repository variable, output of the CI roles stack) each job assumes.
+ROLE_PER_JOB = {
+    ("ci.yml", "diff"): "AWS_DIFF_ROLE_ARN",
+    ("deploy.yml", "deploy-dev"): "AWS_DEV_ROLE_ARN",
+    ("deploy.yml", "deploy-prod"): "AWS_PROD_ROLE_ARN",
+    ("pr-env.yml", "deploy"): "AWS_PREVIEW_ROLE_ARN",
+    ("pr-env.yml", "destroy"): "AWS_PREVIEW_ROLE_ARN",
+}
+
+
+def test_only_the_production_environment_job_gets_the_prod_role() -> None:
+    # The prod role trusts only `environment:production`: the job must run in that environment to get it.
+    for file, name, job in all_jobs():
+        if "AWS_PROD_ROLE_ARN" in json.dumps(job):
+            assert (file, name, job.get("environment")) == ("deploy.yml", "deploy-prod", "production")
+
+
+def test_previews_deploy_through_their_own_bootstrap_and_boundary() -> None:
+    from stacks.ci_roles import names
+
+    steps = (ROOT / "scripts" / "deploy_steps.sh").read_text()
+    assert f"@aws-cdk/core:bootstrapQualifier={names.PREVIEW_QUALIFIER}" in steps
+    assert f"permissions_boundary={names.PREVIEW_BOUNDARY}" in steps
+    assert f'"$env" == {names.PREVIEW_ENV_PREFIX}*' in steps
 
 
 def test_workflows_default_to_read_only_tokens() -> None:
@@ -206,7 +261,7 @@ def test_every_job_that_runs_the_cdk_app_installs_the_toolchain_first() -> None:
 def test_diff_runs_only_where_a_role_is_configured() -> None:
     diff = load("ci.yml")["jobs"]["diff"]
     assert diff["needs"] == "test"
-    assert "vars.AWS_DEPLOY_ROLE_ARN != ''" in diff["if"]
+    assert "vars.AWS_DIFF_ROLE_ARN != ''" in diff["if"]
     assert "github.event_name == 'pull_request'" in diff["if"]
     assert diff["strategy"]["matrix"]["env"] == ["dev", "prod"]
     assert f'{STEPS} diff "$TARGET_ENV"' in runs(diff)
@@ -270,10 +325,14 @@ def test_preview_environments_are_opt_in_and_destroyed_when_the_pull_request_clo
 @pytest.mark.parametrize(
     ("file", "job", "fixed"),
     [
-        ("ci.yml", "diff", ["diff", "-c", "env=dev"]),
+        ("ci.yml", "diff", ["diff", "--method", "template", "-c", "env=dev"]),
         ("deploy.yml", "deploy-dev", ["deploy", "--all", "--require-approval", "never", "-c", "env=dev"]),
         ("deploy.yml", "deploy-prod", ["deploy", "--all", "--require-approval", "never", "-c", "env=prod"]),
-        ("pr-env.yml", "deploy", ["deploy", "--all", "--require-approval", "never", "-c", "env=pr-42"]),
+        (
+            "pr-env.yml",
+            "deploy",
+            ["deploy", "--all", "--require-approval", "never", "-c", "env=pr-42"],
+        ),
     ],
 )
 @pytest.mark.parametrize(
@@ -305,7 +364,9 @@ def test_cdk_context_variable_becomes_context_arguments(
         ["bash", "-e", "-c", script], env=env, capture_output=True, text=True, timeout=30, check=False
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines() == ["cdk", *fixed, *extra]
+    # A preview's own bootstrap and boundary come last: no repository variable can override them.
+    preview = ["-c", "@aws-cdk/core:bootstrapQualifier=lettapr", "-c", "permissions_boundary=letta-preview-boundary"]
+    assert result.stdout.splitlines() == ["cdk", *fixed, *extra, *(preview if "env=pr-42" in fixed else [])]
 
 
 def test_scripts_the_workflows_run_exist() -> None:

@@ -28,6 +28,7 @@ from pathlib import Path
 
 from scripts.operator_cli import OperatorError
 from stacks import letta_contract as letta
+from stacks.service.log_filter import SUPERVISOR_SOURCE
 
 CLOSED_PROXY = "http://127.0.0.1:9"
 SYNTH_HINT = "run `bash scripts/setup.sh`, or `npx cdk synth -c env=dev -o cdk.out/dev`"
@@ -57,6 +58,10 @@ def read_task_definition(cdk_out: Path) -> ContainerSpec:
         what = "no" if not found else f"{len(found)}"
         raise OperatorError(f"{what} Letta task definition in {cdk_out}: {SYNTH_HINT}")
     template, container = found[0]
+    command = list(container["Command"])
+    if "-c" in command and command[command.index("-c") + 1] != SUPERVISOR_SOURCE:
+        # The supervisor travels inside the command: a synth older than supervisor.py would rehearse old code.
+        raise OperatorError(f"{template.name} holds an older stacks/service/supervisor.py: {SYNTH_HINT}")
     return ContainerSpec(
         command=list(container["Command"]),
         environment={e["Name"]: e["Value"] for e in container.get("Environment", [])},

@@ -8,7 +8,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk.region_info import RegionInfo
 from constructs import Construct
 
-from stacks.nag import acknowledge
+from stacks.nag import acknowledge, skip_checkov
 
 PREFIX = "alb"
 _NO_ACCOUNT = "none"
@@ -76,6 +76,13 @@ class AccessLogsBucket(Construct):
             self.bucket,
             "AwsSolutions-S1",
             "This bucket holds the load balancer's access logs; logging access to it would need yet another bucket.",
+            checkov=["CKV_AWS_18"],
+        )
+        skip_checkov(
+            self.bucket,
+            ["CKV_AWS_21"],
+            "Access logs are written once by the load balancer and expire by lifecycle; versioning would only keep "
+            "every expired object as a noncurrent version, at a cost, with nothing to restore.",
         )
 
     def _elb_account_root(self) -> str:

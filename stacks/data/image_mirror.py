@@ -25,7 +25,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from cdk_ecr_deployment import DockerImageName, ECRDeployment
 from constructs import Construct
 
-from stacks.nag import acknowledge
+from stacks.nag import CUSTOM_RESOURCE_LAMBDA_REASON, acknowledge, skip_checkov
 
 _PRIVATE_ECR = re.compile(
     r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/(?P<rest>.+)$"
@@ -115,6 +115,12 @@ class ImageMirror(Construct):
             removal_policy=RemovalPolicy.DESTROY,
             empty_on_delete=True,
         )
+        skip_checkov(
+            self.repository,
+            ["CKV_AWS_136"],
+            "The repository holds a copy of the public Letta image, encrypted at rest with AES-256 (ECR's default); "
+            "nothing in it is secret, so a customer key would add a charge and a key policy for no protection.",
+        )
         self.tag = mirror_tag(source) if source else None
         if source:
             self._copy(source, credentials_secret_arn, log_retention)
@@ -167,6 +173,7 @@ class ImageMirror(Construct):
         function.add_property_override("LoggingConfig", {"LogGroup": log_group.log_group_name})
         function.add_property_override("EphemeralStorage", {"Size": COPY_TMP_MIB})
         functions[0].node.add_dependency(log_group)
+        skip_checkov(functions[0], ["CKV_AWS_115", "CKV_AWS_116", "CKV_AWS_117"], CUSTOM_RESOURCE_LAMBDA_REASON)
         resource = self.copy.node.find_child("CustomResource").node.default_child
         assert isinstance(resource, CfnResource)
         resource.add_property_override("ServiceTimeout", int(COPY_SERVICE_TIMEOUT.to_seconds()))

@@ -20,8 +20,8 @@ from stacks.data.database import AuroraDatabase, ClusterRestore
 from stacks.data.image_mirror import ImageMirror, ImageReference
 from stacks.data.network import ExistingVpc, Network
 from stacks.data.shared_redis import SharedRedis
-from stacks.log_retention import retention
-from stacks.nag import acknowledge
+from stacks.log_retention import LOG_ENCRYPTION_REASON, retention
+from stacks.nag import acknowledge, skip_checkov
 from stacks.pgvector.construct import PgvectorBootstrap
 from stacks.restore.construct import RestoredSecrets
 
@@ -53,6 +53,10 @@ class DataExports:
     # runs its own redis-server (one task only; the config refuses more).
     redis_host: str | None = None
     redis_port: int | None = None
+    # What the service stack's dashboard graphs: the shared Redis's replication group id (None without one) and
+    # the bootstrap Lambda's name. Both are Refs, fixed for the resource's life.
+    redis_replication_group_id: str | None = None
+    bootstrap_function_name: str | None = None
 
 
 class DataStack(Stack):
@@ -92,6 +96,7 @@ class DataStack(Stack):
             deletion_protection=config.deletion_protection,
             removal_policy=RemovalPolicy.SNAPSHOT if keep else RemovalPolicy.DESTROY,
             log_retention=log_retention,
+            telemetry=config.db_telemetry,
             restore=_cluster_restore(config),
         )
         self.bootstrap = PgvectorBootstrap(
@@ -181,6 +186,8 @@ class DataStack(Stack):
             access_logs_prefix=self.access_logs.prefix if self.access_logs else None,
             redis_host=self.redis.host if self.redis else None,
             redis_port=self.redis.port if self.redis else None,
+            redis_replication_group_id=self.redis.replication_group.ref if self.redis else None,
+            bootstrap_function_name=self.bootstrap.handler.function_name,
         )
 
     def _allow_postgres(self, config: LettaConfig) -> None:
@@ -199,6 +206,21 @@ class DataStack(Stack):
             "AwsSolutions-RDS6",
             "IAM database authentication cannot serve Letta: its LETTA_PG_URI takes a fixed password and breaks "
             "on the characters IAM tokens contain (LETTA_FACTS.md). Passwords live in Secrets Manager.",
+            checkov=["CKV_AWS_162"],
+        )
+        if not config.db_telemetry:
+            skip_checkov(
+                cluster,
+                ["CKV_AWS_118"],
+                "Enhanced monitoring is off because the operator set db_telemetry=false (it is on by default).",
+            )
+        skip_checkov(self, ["CKV_AWS_158"], LOG_ENCRYPTION_REASON)
+        skip_checkov(
+            self,
+            ["CKV_AWS_149"],
+            "Secrets Manager encrypts these secrets with the account's aws/secretsmanager key; who may read them is "
+            "decided by the IAM grants (tests/test_iam.py), which a customer key would only repeat in a key policy "
+            "at a monthly charge per key.",
         )
         if config.vpc_id:
             # An existing VPC's zones are names the operator gave (vpc_availability_zones), not a lookup: the reader
@@ -221,7 +243,6 @@ class DataStack(Stack):
     def _outputs(self) -> None:
         cluster = self.database.cluster
         secrets = self.secrets
-        keys = '\'{"OPENAI_API_KEY": "sk-...", "ANTHROPIC_API_KEY": "sk-ant-..."}\''
         CfnOutput(self, "ClusterArn", value=cluster.cluster_arn, description="Aurora cluster ARN (Data API)")
         CfnOutput(self, "WriterEndpoint", value=cluster.cluster_endpoint.hostname, description="Writer endpoint")
         if self.redis:
@@ -265,9 +286,12 @@ class DataStack(Stack):
         CfnOutput(
             self,
             "SetLlmKeysCommand",
-            description="Store your LLM keys as one JSON object (then run the service stack's RedeployCommand)",
+            # The keys come from stdin, never argv: an argument lands in shell history and in `ps` for every user.
+            description="Store your LLM keys: run it, paste one JSON object such as "
+            '{"OPENAI_API_KEY": "...", "ANTHROPIC_API_KEY": "..."} and press Ctrl-D '
+            "(then run the service stack's RedeployCommand)",
             value=f"aws secretsmanager put-secret-value --secret-id {secrets.llm_keys.secret_arn} "
-            f"--secret-string {keys}",
+            "--secret-string file:///dev/stdin",
         )
         if self.image_mirror.tag:
             CfnOutput(

@@ -20,8 +20,9 @@ READER_LAG_MS = 1000
 
 
 class ServiceAlarms(Construct):
-    """Unhealthy targets, 5xx, task CPU, Aurora ACU utilisation and connections, and with `readers` the reader's
-    replica lag, capacity and presence, all to `topic` (with an email subscription when `email` is given).
+    """Unhealthy targets, the targets' 5xx, the load balancer's 5xx and its own 502s, task CPU, Aurora ACU
+    utilisation and connections, and with `readers` the reader's replica lag, capacity and presence, all to
+    `topic` (with an email subscription when `email` is given).
 
     `connection_limit` is Aurora's max_connections for the capacity range (stacks/aws_rules.py, the one
     definition); the connection alarm fires at 80% of it."""
@@ -47,6 +48,7 @@ class ServiceAlarms(Construct):
             "AwsSolutions-SNS2",
             "Alarm notifications carry no data beyond metric names; CloudWatch cannot publish to a topic "
             "encrypted with the AWS-managed SNS key, and a customer key would cost more than the topic.",
+            checkov=["CKV_AWS_26"],
         )
         if email:
             self.topic.add_subscription(subscriptions.EmailSubscription(email))
@@ -63,6 +65,15 @@ class ServiceAlarms(Construct):
                 "LoadBalancer5xx",
                 load_balancer.metrics.http_code_elb(elbv2.HttpCodeElb.ELB_5XX_COUNT, period=five_minutes),
                 10,
+                1,
+            ),
+            (
+                # The ALB's own 502s: a target that closed a connection the ALB reused (a keep-alive shorter than the
+                # idle timeout, see letta_contract.KEEP_ALIVE_SECONDS) or a task that died mid-request. They come one
+                # at a time; a few within 5 minutes is a pattern, not a blip.
+                "LoadBalancer502",
+                load_balancer.metrics.http_code_elb(elbv2.HttpCodeElb.ELB_502_COUNT, period=five_minutes),
+                3,
                 1,
             ),
             ("TaskCpu", service.metric_cpu_utilization(period=five_minutes), 85, 3),
@@ -85,6 +96,7 @@ class ServiceAlarms(Construct):
                 ("AuroraReaderAcuUtilization", _by_role(cluster, "ACUUtilization", "Average", five_minutes), 90, 3),
             ]
         self.alarms: list[cloudwatch.Alarm] = []
+        self.by_name: dict[str, cloudwatch.Alarm] = {}
         for name, metric, threshold, periods in specs:
             self._alarm(name, metric, threshold, periods, _AT_LEAST)
         if readers and reader_always_on:
@@ -119,6 +131,7 @@ class ServiceAlarms(Construct):
         )
         alarm.add_alarm_action(actions.SnsAction(self.topic))
         self.alarms.append(alarm)
+        self.by_name[name] = alarm
 
 
 def _by_role(

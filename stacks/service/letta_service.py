@@ -20,13 +20,14 @@ from stacks import letta_contract as contract
 from stacks.data.image_mirror import ECR_LOGIN_REASON
 from stacks.letta_contract import HEALTH_PATH
 from stacks.letta_contract import PORT as LETTA_PORT
-from stacks.nag import acknowledge
+from stacks.nag import acknowledge, skip_checkov
 from stacks.service.log_filter import LLM_KEY_MAP_VAR, LLM_KEYS_VAR, start_command
 
 # First start runs every migration, heavy imports and provider look-ups before the port opens.
 HEALTH_CHECK_GRACE = Duration.seconds(300)
-# The walkthrough's client waits up to 600 s for an agent step; the load balancer must not cut it sooner.
-IDLE_TIMEOUT = Duration.seconds(600)
+# The walkthrough's client waits up to 600 s for an agent step; the load balancer must not cut it sooner. Letta's
+# keep-alive (the task's LETTA_UVICORN_TIMEOUT_KEEP_ALIVE) comes from the same constant and outlasts it: no idle 502s.
+IDLE_TIMEOUT = Duration.seconds(contract.LOAD_BALANCER_IDLE_TIMEOUT_SECONDS)
 
 
 class LettaService(Construct):
@@ -56,6 +57,7 @@ class LettaService(Construct):
         cpu: int,
         memory_mib: int,
         cpu_architecture: str,
+        spot: bool = False,
         connection_secret: secretsmanager.ISecret,
         connection_revision: str,
         server_password_secret: secretsmanager.ISecret,
@@ -88,7 +90,7 @@ class LettaService(Construct):
             self, "AppSecurityGroup", app_security_group.security_group_id, mutable=False
         )
         self.log_group = logs.LogGroup(self, "Logs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY)
-        cluster = self._cluster(vpc, cluster_name, enable_ecs_exec, log_retention)
+        cluster = self._cluster(vpc, cluster_name, enable_ecs_exec, log_retention, spot)
         task = ecs.FargateTaskDefinition(
             self,
             "Task",
@@ -121,6 +123,7 @@ class LettaService(Construct):
                 "LETTA_SERVER_SECURE": "true",
                 LLM_KEY_MAP_VAR: json.dumps(dict(llm_secret_keys), sort_keys=True),
                 contract.DISABLE_POOLING: "false" if db_pooling else "true",
+                contract.KEEP_ALIVE: str(contract.KEEP_ALIVE_SECONDS),
                 # Letta splits it on ',' and appends it to its localhost defaults (letta/settings.py); no spaces.
                 **({"ACCEPTABLE_ORIGINS": ",".join(browser_origins)} if browser_origins else {}),
                 **(
@@ -150,6 +153,11 @@ class LettaService(Construct):
             assign_public_ip=assign_public_ip,
             security_groups=[app_security_group],
             enable_execute_command=enable_ecs_exec,
+            # Spot: ECS replaces an interrupted task (2 minutes' warning, SIGTERM, deregistration) with a new one;
+            # on-demand keeps the launch type the service was first deployed with, so nothing changes for it.
+            capacity_provider_strategies=[ecs.CapacityProviderStrategy(capacity_provider="FARGATE_SPOT", weight=1)]
+            if spot
+            else None,
         )
         zone = (
             route53.HostedZone.from_hosted_zone_attributes(
@@ -226,7 +234,7 @@ class LettaService(Construct):
         return None
 
     def _cluster(
-        self, vpc: ec2.IVpc, name: str, enable_ecs_exec: bool, log_retention: logs.RetentionDays
+        self, vpc: ec2.IVpc, name: str, enable_ecs_exec: bool, log_retention: logs.RetentionDays, spot: bool
     ) -> ecs.Cluster:
         """The ECS cluster, named so that the log groups ECS writes to are known before it exists: the stack creates
         them first, so `cdk destroy` removes them (ECS would create them on first use and keep them)."""
@@ -256,6 +264,8 @@ class LettaService(Construct):
             cluster_name=name,
             container_insights_v2=ecs.ContainerInsights.ENABLED,
             execute_command_configuration=exec_configuration,
+            # FARGATE and FARGATE_SPOT associated with the cluster: a service may name them in its strategy.
+            enable_fargate_capacity_providers=spot or None,
         )
         cluster.node.add_dependency(insights)
         return cluster
@@ -335,7 +345,13 @@ class LettaService(Construct):
                 default_action=elbv2.ListenerAction.redirect(protocol="HTTPS", port="443", permanent=True),
             )
         else:
-            load_balancer.add_listener("Http", port=80, open=False, default_target_groups=[target_group])
+            http = load_balancer.add_listener("Http", port=80, open=False, default_target_groups=[target_group])
+            skip_checkov(
+                http,
+                ["CKV_AWS_2", "CKV_AWS_103"],
+                "No certificate_arn: plain HTTP, to the listed api_allowed_cidrs only. The config refuses it for an "
+                "API open to the whole internet and in prod unless allow_plain_http=true says so in so many words.",
+            )
             if warn_without_tls:
                 Annotations.of(self).add_warning_v2(
                     "letta:api-without-tls",
@@ -350,10 +366,10 @@ class LettaService(Construct):
             task,
             "AwsSolutions-ECS2",
             "The only plain environment variables are the secure-mode switches SECURE and LETTA_SERVER_SECURE, "
-            "the pooling switch LETTA_DISABLE_SQLALCHEMY_POOLING, the names of the LLM variables to export and the "
-            "shared Redis's host and port (LETTA_REDIS_HOST/PORT: an address, no credential; Letta's Redis client "
-            "has no AUTH) and the browser origins Letta admits (ACCEPTABLE_ORIGINS); the database URI, passwords, the "
-            "encryption key and LLM keys are ECS secrets.",
+            "the pooling switch LETTA_DISABLE_SQLALCHEMY_POOLING, uvicorn's keep-alive in seconds, the names of the "
+            "LLM variables to export, the shared Redis's host and port (LETTA_REDIS_HOST/PORT: an address, no "
+            "credential; Letta's Redis client has no AUTH) and the browser origins Letta admits (ACCEPTABLE_ORIGINS); "
+            "the database URI, passwords, the encryption key and LLM keys are ECS secrets.",
         )
         if not logged:
             acknowledge(
@@ -361,6 +377,7 @@ class LettaService(Construct):
                 "AwsSolutions-ELB2",
                 "No ALB access logs outside prod: they need an S3 bucket that `cdk destroy` would leave behind or "
                 "empty through yet another custom resource. Letta's own access log goes to the stack's log group.",
+                checkov=["CKV_AWS_91"],
             )
         if enable_ecs_exec:
             acknowledge(

@@ -9,14 +9,16 @@ from constructs import Construct
 
 from stacks.config import LettaConfig
 from stacks.data.stack import DataExports
-from stacks.log_retention import retention
+from stacks.log_retention import LOG_ENCRYPTION_REASON, retention
+from stacks.nag import skip_checkov
 from stacks.service.alarms import ServiceAlarms
+from stacks.service.dashboard import ServiceDashboard
 from stacks.service.image import letta_image
 from stacks.service.letta_service import LettaService
 
 
 class ServiceStack(Stack):
-    """ECS cluster, Fargate service, load balancer, logs and (prod) alarms."""
+    """ECS cluster, Fargate service, load balancer, logs, the dashboard and (prod) alarms."""
 
     def __init__(self, scope: Construct, id: str, *, config: LettaConfig, data: DataExports, **kwargs: object) -> None:
         super().__init__(scope, id, **kwargs)
@@ -35,6 +37,7 @@ class ServiceStack(Stack):
             cpu=config.task_cpu,
             memory_mib=config.task_memory,
             cpu_architecture=config.cpu_architecture,
+            spot=config.capacity_provider == "spot",
             connection_secret=data.connection_secret,
             connection_revision=data.connection_revision,
             server_password_secret=data.server_password,
@@ -60,8 +63,9 @@ class ServiceStack(Stack):
             hosted_zone_name=config.hosted_zone_name,
             browser_origins=config.browser_origins,
         )
+        alarms = None
         if config.alarms:
-            ServiceAlarms(
+            alarms = ServiceAlarms(
                 self,
                 "Alarms",
                 service=self.letta.service,
@@ -73,12 +77,29 @@ class ServiceStack(Stack):
                 reader_always_on=config.min_acu > 0,
                 email=config.alarm_email,
             )
+        skip_checkov(self, ["CKV_AWS_158"], LOG_ENCRYPTION_REASON)
+        self.dashboard = ServiceDashboard(
+            self,
+            "Dashboard",
+            service=self.letta.service,
+            load_balancer=self.letta.load_balancer,
+            target_group=self.letta.target_group,
+            cluster=data.cluster,
+            max_acu=config.max_acu,
+            connection_limit=config.connection_budget.limit,
+            readers=config.readers,
+            bootstrap_function_name=data.bootstrap_function_name or "",
+            redis_replication_group_id=data.redis_replication_group_id,
+            # prod's alarms (with their actions) where there are alarms; the dashboard makes its own two otherwise.
+            alarms=[alarms.by_name["Target5xx"], alarms.by_name["LoadBalancer502"]] if alarms else (),
+        )
         self._outputs()
 
     def _outputs(self) -> None:
         letta = self.letta
         cluster_name = letta.service.cluster.cluster_name
         CfnOutput(self, "ApiUrl", value=letta.url, description="Letta API base URL")
+        CfnOutput(self, "DashboardUrl", value=self.dashboard.url, description="The environment's CloudWatch dashboard")
         CfnOutput(self, "LogGroupName", value=letta.log_group.log_group_name, description="Letta's log group")
         CfnOutput(self, "ClusterName", value=cluster_name)
         CfnOutput(self, "ServiceName", value=letta.service.service_name)

@@ -17,7 +17,24 @@ process that writes the log is PID 1 itself and exits only after the pipe is dra
 - exports the LLM provider keys: the task receives the operator's LLM-keys secret whole, as JSON, in
   LETTA_LLM_KEYS, and LETTA_LLM_KEY_MAP (names only) says which member becomes which variable. A provider
   whose key is not stored yet is simply left out, where mapping single JSON keys as ECS secrets would keep
-  every task from starting.
+  every task from starting;
+- runs Letta's migrations and first-start writes once at a time across all tasks (the migration lock below).
+
+The migration lock. Letta migrates at every start and takes no lock, and an image bump starts every new task
+together: two starts at once on one database fail in `alembic upgrade head` (a unique violation in pg_type) or
+race its check-then-insert first-start writes (default organization, base providers). So before it starts the
+start script, the supervisor takes a PostgreSQL advisory lock (MIGRATION_LOCK_KEY) on LETTA_PG_URI and holds it
+while the script migrates and until this task's own server answers its health route (its first-start writes are
+done by then), repairs the indexes an interrupted `CREATE INDEX CONCURRENTLY` left invalid, then lets go. Other
+tasks wait, saying so in one line; after LOCK_WAIT_SECONDS they exit EX_TEMPFAIL so that ECS starts them again
+rather than leave them hanging. The lock is session-scoped, in a session that holds no transaction open (an
+open transaction would make Letta's own `CREATE INDEX CONCURRENTLY` wait for it, and so for the lock: a
+deadlock), with an `idle_session_timeout` that the holder keeps resetting: a task that dies mid-migration loses
+the lock when its connection closes, or at the latest that many seconds after its last heartbeat (a vanished
+network peer). pg8000 is Letta's own migration driver, imported only when the lock is taken (the unit tests
+import this file without it); like Letta's migrations it uses TLS whenever the server offers it (Aurora with
+rds.force_ssl=1 requires it) and plain TCP only with a server that refuses TLS (the rehearsal's PostgreSQL).
+`LETTA_MIGRATION_LOCK=off` starts without it: the rehearsal's control that shows the race.
 """
 
 from __future__ import annotations
@@ -29,13 +46,18 @@ import re
 import select
 import signal
 import sys
+import threading
 import time
-from collections.abc import Iterable, Mapping
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 MASK = b"****"
 LLM_KEYS_VAR = "LETTA_LLM_KEYS"
 LLM_KEY_MAP_VAR = "LETTA_LLM_KEY_MAP"
 EX_CONFIG = 78  # sysexits.h: configuration error
+EX_TEMPFAIL = 75  # sysexits.h: temporary failure, try again (the migration lock could not be had)
 # Shorter values would mask ordinary words all over the log; no generated secret is that short.
 MIN_SECRET_LENGTH = 4
 FORWARDED_SIGNALS = (
@@ -161,12 +183,257 @@ class _LineMasker:
             self.out_open = _write_all(self.out_fd, mask(line, self.secrets))
 
 
-def _say(message: str) -> None:
-    _write_all(2, f"letta-supervisor: {message}\n".encode())
+def _say(message: str, secrets: Iterable[bytes] = ()) -> None:
+    """One line of the supervisor's own on stderr, masked like Letta's (a driver error might quote a value)."""
+    _write_all(2, mask(f"letta-supervisor: {message}\n".encode(), secrets))
 
 
-def supervise(command: list[str], masked_names: Iterable[str], out_fd: int = 1) -> int:
-    """Run `command` with its stdout and stderr masked onto `out_fd`; return the container's exit code."""
+# --- The migration lock and the index repair (see the module docstring) ---------------------------------
+
+MIGRATION_LOCK_KEY = 7810777171939388775
+"""The advisory lock's key: the bytes of `letta-mg` as a bigint (Letta's own batch-polling lock is another)."""
+LOCK_SWITCH_VAR = "LETTA_MIGRATION_LOCK"
+"""`off` starts without the lock (the rehearsal's no-lock control); anything else, or unset, takes it."""
+LOCK_WAIT_VAR = "LETTA_MIGRATION_LOCK_WAIT"
+LOCK_WAIT_SECONDS = 600.0
+"""How long a task waits for the lock (LOCK_WAIT_VAR overrides) before it exits EX_TEMPFAIL."""
+HOLD_SECONDS = 600.0
+"""How long the lock is held for a server that neither becomes healthy nor exits (a hung start must not stop
+every other task for ever)."""
+LOCK_POLL_SECONDS = 1.0
+HEARTBEAT_SECONDS = 1.0
+IDLE_TIMEOUT_SECONDS = 60
+"""The lock session's idle_session_timeout: PostgreSQL ends a holder that stopped beating (PostgreSQL 14+)."""
+CONNECT_TIMEOUT_SECONDS = 30.0
+# What stacks/letta_contract.py says (this file runs alone in the image, so it cannot import it; a test
+# checks they agree): the route a healthy server answers, and the port startup.sh serves on unless PORT is set.
+HEALTH_PATH = "/v1/health/"
+DEFAULT_PORT = 8283
+_LEFTOVER = re.compile(r"_cc(new|old)\d*$")
+"""The names REINDEX CONCURRENTLY gives its temporary copies: invalid ones are debris of a failed rebuild."""
+INVALID_INDEXES_SQL = """
+SELECT c.relname, t.relname
+FROM pg_index i
+JOIN pg_class c ON c.oid = i.indexrelid
+JOIN pg_class t ON t.oid = i.indrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE NOT i.indisvalid AND n.nspname = 'public'
+ORDER BY c.relname
+"""
+
+Say = Callable[[str], None]
+
+
+def pg_connect_args(uri: str) -> dict[str, Any]:
+    """pg8000's keyword arguments for a LETTA_PG_URI (postgresql://, user, password, host, port, database)."""
+    parts = urllib.parse.urlsplit(uri)
+    return {
+        "user": urllib.parse.unquote(parts.username or ""),
+        "password": urllib.parse.unquote(parts.password or "") or None,
+        "host": parts.hostname or "localhost",
+        "port": parts.port or 5432,
+        "database": urllib.parse.unquote(parts.path.lstrip("/")) or None,
+    }
+
+
+def connect(uri: str, timeout: float | None = CONNECT_TIMEOUT_SECONDS) -> Any:
+    """A pg8000 native connection (autocommit) to `uri`: TLS when the server offers it, unverified as Letta's
+    own drivers are (pg8000's default), plain TCP only when the server refuses TLS. `timeout` bounds every socket
+    operation, the connect included (None: a statement may take as long as it takes)."""
+    import pg8000.native  # Letta's migration driver, in the image's venv
+
+    return pg8000.native.Connection(**pg_connect_args(uri), application_name="letta-supervisor", timeout=timeout)
+
+
+def db_error(error: BaseException) -> str:
+    """One line for a driver error: PostgreSQL's message, or the error's type and text (never the URI)."""
+    detail = error.args[0] if error.args else ""
+    if isinstance(detail, dict):
+        return f"{detail.get('C', '')} {detail.get('M', '')}".strip()
+    return f"{type(error).__name__}: {' '.join(str(error).split())}"[:300]
+
+
+def _quoted(name: str) -> str:
+    return 'public."' + name.replace('"', '""') + '"'
+
+
+def repair_invalid_indexes(conn: Any, say: Say) -> dict[str, list[str]]:
+    """Rebuild every invalid index in schema `public` (what an interrupted `CREATE INDEX CONCURRENTLY` leaves:
+    `IF NOT EXISTS` never rebuilds it) with `REINDEX INDEX CONCURRENTLY`, which keeps the table writable, and drop
+    the `_ccnew`/`_ccold` copies a failed REINDEX CONCURRENTLY leaves. One log line per index; a rebuild that fails
+    (duplicates under a unique index) is logged, its copy dropped, and the start goes on: an invalid index is
+    unused by queries, not harmful. `conn` must be in autocommit (CONCURRENTLY refuses a transaction block).
+    Returns the names rebuilt, dropped and failed."""
+    done: dict[str, list[str]] = {"rebuilt": [], "dropped": [], "failed": []}
+    for name, table in conn.run(INVALID_INDEXES_SQL):
+        if _LEFTOVER.search(name):
+            continue  # dropped below, after any rebuild that may leave one more
+        started = time.monotonic()
+        try:
+            conn.run(f"REINDEX INDEX CONCURRENTLY {_quoted(name)}")
+        except Exception as error:  # any failure is logged; the index stays as it was
+            done["failed"].append(name)
+            say(f"index repair: could not rebuild invalid index {name} on {table}: {db_error(error)}")
+            continue
+        done["rebuilt"].append(name)
+        say(
+            f"index repair: rebuilt invalid index {name} on {table} (REINDEX INDEX CONCURRENTLY, "
+            f"{time.monotonic() - started:.1f} s)"
+        )
+    for name, table in conn.run(INVALID_INDEXES_SQL):
+        if _LEFTOVER.search(name):
+            try:
+                conn.run(f"DROP INDEX CONCURRENTLY IF EXISTS {_quoted(name)}")
+            except Exception as error:
+                done["failed"].append(name)
+                say(f"index repair: could not drop {name} on {table}: {db_error(error)}")
+                continue
+            done["dropped"].append(name)
+            say(f"index repair: dropped {name} on {table}, left by an interrupted REINDEX CONCURRENTLY")
+    return done
+
+
+def healthy(url: str) -> bool:
+    """Whether `url` answers 200 (no proxy: it is this task's own loopback)."""
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(url, timeout=2) as answer:
+            return answer.status == 200
+    except (OSError, ValueError):
+        return False
+
+
+class MigrationLock:
+    """The advisory lock that lets one task at a time migrate and make its first-start writes."""
+
+    def __init__(self, uri: str, say: Say, *, key: int = MIGRATION_LOCK_KEY) -> None:
+        self.uri, self.say, self.key = uri, say, key
+        self.conn: Any = None
+        self.acquired_at = 0.0
+
+    def acquire(self, wait_seconds: float, interrupted: Callable[[], bool] = lambda: False) -> str:
+        """`acquired`, `timeout`, `interrupted` (a signal came while waiting) or `error` (said in one line)."""
+        started = time.monotonic()
+        try:
+            self.conn = connect(self.uri)
+            self.conn.run(f"SET idle_session_timeout = '{IDLE_TIMEOUT_SECONDS}s'")
+            said = False
+            while not self.conn.run("SELECT pg_try_advisory_lock(:key)", key=self.key)[0][0]:
+                if not said:
+                    self.say(
+                        f"migration lock: another task holds it (it migrates or starts): waiting up to "
+                        f"{wait_seconds:.0f} s before starting Letta"
+                    )
+                    said = True
+                deadline = min(started + wait_seconds, time.monotonic() + LOCK_POLL_SECONDS)
+                while time.monotonic() < deadline:
+                    if interrupted():
+                        self.close()
+                        return "interrupted"
+                    time.sleep(0.1)
+                if time.monotonic() >= started + wait_seconds:
+                    self.say(
+                        f"migration lock: not had within {wait_seconds:.0f} s; exiting {EX_TEMPFAIL} so that "
+                        "ECS starts this task again"
+                    )
+                    self.close()
+                    return "timeout"
+        except Exception as error:  # driver, network or authentication: one line, then exit
+            self.say(f"migration lock: cannot take it on the database: {db_error(error)}")
+            self.close()
+            return "error"
+        self.acquired_at = time.monotonic()
+        self.say(
+            f"migration lock: acquired after {self.acquired_at - started:.1f} s; Letta's migrations and "
+            "first-start writes run under it"
+        )
+        return "acquired"
+
+    def heartbeat(self) -> bool:
+        """Reset the session's idle timer; False (said once) when the session is gone."""
+        try:
+            self.conn.run("SELECT 1")
+        except Exception as error:
+            self.say(f"migration lock: its session ended ({db_error(error)}); no longer held")
+            self.close()
+            return False
+        return True
+
+    def hold(self, health_url: str, stopped: threading.Event, hold_seconds: float = HOLD_SECONDS) -> None:
+        """Hold the lock until this task's server answers `health_url` (then repair indexes, still holding it),
+        until the start script exits (`stopped`), or for `hold_seconds` at most; then release it."""
+        try:
+            deadline = time.monotonic() + hold_seconds
+            while not healthy(health_url):
+                if stopped.is_set() or time.monotonic() > deadline or not self.heartbeat():
+                    why = "Letta's start exited" if stopped.is_set() else f"no healthy server in {hold_seconds:.0f} s"
+                    if self.conn is not None:
+                        self.say(f"migration lock: released ({why})")
+                    return
+                stopped.wait(HEARTBEAT_SECONDS)
+            held = time.monotonic() - self.acquired_at
+            self.say(f"migration lock: Letta healthy {held:.1f} s after the lock; checking for invalid indexes")
+            outcome: dict[str, dict[str, list[str]]] = {}
+            repair = threading.Thread(target=self._repair, args=(outcome,), daemon=True)
+            repair.start()
+            while repair.is_alive():
+                repair.join(HEARTBEAT_SECONDS * 5)
+                if repair.is_alive() and not self.heartbeat():
+                    break
+            result = outcome.get("done", {})
+            counts = ", ".join(f"{len(v)} {k}" for k, v in result.items()) or "not run"
+            self.say(
+                f"migration lock: released after {time.monotonic() - self.acquired_at:.1f} s (index repair: {counts})"
+            )
+        finally:
+            self.close()
+
+    def _repair(self, outcome: dict[str, dict[str, list[str]]]) -> None:
+        try:
+            conn = connect(self.uri, timeout=None)  # a rebuild of a large table may take minutes: heartbeats go on
+        except Exception as error:
+            self.say(f"index repair: cannot connect: {db_error(error)}")
+            return
+        try:
+            outcome["done"] = repair_invalid_indexes(conn, self.say)
+        except Exception as error:
+            self.say(f"index repair: stopped: {db_error(error)}")
+        finally:
+            with contextlib.suppress(Exception):
+                conn.close()
+
+    def close(self) -> None:
+        """End the session: PostgreSQL ends its transaction, and the lock with it."""
+        if self.conn is not None:
+            with contextlib.suppress(Exception):
+                self.conn.close()
+            self.conn = None
+
+
+def lock_wait_seconds(environ: Mapping[str, str]) -> float:
+    """LOCK_WAIT_VAR in seconds when it is a positive number, else LOCK_WAIT_SECONDS."""
+    with contextlib.suppress(ValueError):
+        value = float(environ.get(LOCK_WAIT_VAR) or "")
+        if value > 0:
+            return value
+    return LOCK_WAIT_SECONDS
+
+
+def health_url(environ: Mapping[str, str]) -> str:
+    """This task's own health route: startup.sh serves on $PORT, else on Letta's port."""
+    return f"http://127.0.0.1:{environ.get('PORT') or DEFAULT_PORT}{HEALTH_PATH}"
+
+
+def supervise(
+    command: list[str],
+    masked_names: Iterable[str],
+    out_fd: int = 1,
+    *,
+    lock: MigrationLock | None = None,
+    lock_wait: float = LOCK_WAIT_SECONDS,
+) -> int:
+    """Run `command` with its stdout and stderr masked onto `out_fd`; return the container's exit code. With
+    `lock`, take it first (waiting up to `lock_wait` seconds) and hold it until this task is healthy."""
     secrets = secret_values(masked_names, os.environ)
     masker = _LineMasker(secrets, out_fd)
     child: int | None = None
@@ -188,6 +455,15 @@ def supervise(command: list[str], masked_names: Iterable[str], out_fd: int = 1) 
     for signum in FORWARDED_SIGNALS:
         signal.signal(signum, forward)
 
+    stopped = threading.Event()
+    if lock is not None:
+        outcome = lock.acquire(lock_wait, interrupted=lambda: bool(pending_signals))
+        if outcome == "interrupted":
+            return 128 + pending_signals[0]
+        if outcome != "acquired":
+            return EX_TEMPFAIL
+        threading.Thread(target=lock.hold, args=(health_url(os.environ), stopped), daemon=True).start()
+
     read_fd, write_fd = os.pipe()
     try:
         child = os.posix_spawnp(
@@ -200,6 +476,7 @@ def supervise(command: list[str], masked_names: Iterable[str], out_fd: int = 1) 
         )
     except OSError as error:
         _say(f"cannot start {command[0]}: {error.strerror}")
+        stopped.set()
         return 126 if isinstance(error, PermissionError) else 127
     finally:
         os.close(write_fd)
@@ -228,6 +505,7 @@ def supervise(command: list[str], masked_names: Iterable[str], out_fd: int = 1) 
         if status is None:
             status = _reap(child)
             if status is not None:
+                stopped.set()  # a start that exits gives the lock up at once
                 drain_deadline = time.monotonic() + DRAIN_MAX_SECONDS
         elif time.monotonic() >= drain_deadline:
             reading = False  # its background children still write: they must not keep the task alive
@@ -235,6 +513,7 @@ def supervise(command: list[str], masked_names: Iterable[str], out_fd: int = 1) 
     os.close(read_fd)
     while status is None:
         status = _reap(child, block=True)
+    stopped.set()
     return exit_code(status)
 
 
@@ -270,7 +549,14 @@ def main(argv: list[str]) -> int:
     os.environ.update(llm)
     if llm:
         _say(f"LLM keys exported: {', '.join(sorted(llm))}")
-    return supervise([argv[0]], [*argv[1:], *llm])
+    masked = [*argv[1:], *llm]
+    lock = None
+    if (os.environ.get(LOCK_SWITCH_VAR) or "").strip().lower() == "off":
+        _say(f"migration lock: off ({LOCK_SWITCH_VAR}=off): this start migrates alongside any other")
+    else:
+        secrets = secret_values(masked, os.environ)
+        lock = MigrationLock(os.environ["LETTA_PG_URI"], lambda line: _say(line, secrets))
+    return supervise([argv[0]], masked, lock=lock, lock_wait=lock_wait_seconds(os.environ))
 
 
 if __name__ == "__main__":  # also true under `python3 -c`, which is how the container runs this text

@@ -1,0 +1,77 @@
+"""cdk.json's app, behind a cache keyed by exactly what the CDK CLI hands the app: one synth per distinct context.
+
+The documented command lines (tests/test_user_commands.py) run with the pinned CLI as written, each in a checkout of
+its own whose cdk.json names this script as the app. The first command of a context runs cdk.json's real app and
+keeps a copy of the assembly it wrote (and of what it printed); every later command with the same context gets that
+copy instead of a second, identical synth (the CLI's `--app <assembly>`, without changing the line under test). A
+failed synth is never cached. Why not a library: the cache key is the CLI's own app protocol (CDK_CONTEXT_JSON, its
+overflow file, the default account and region), which no caching tool knows.
+
+    LETTA_SYNTH_CACHE=<folder shared by the test workers> CDK_OUTDIR=... python tests/support/cached_app.py
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+CACHE_ENV = "LETTA_SYNTH_CACHE"
+
+
+def context_key(environ: dict[str, str], app: str) -> str:
+    """A hash of everything the app reads from the CLI: the context (overflow included), the default account
+    and region, and the app command itself."""
+    context = json.loads(environ.get("CDK_CONTEXT_JSON") or "{}")
+    overflow = environ.get("CONTEXT_OVERFLOW_LOCATION_ENV")
+    if overflow:
+        context |= json.loads(Path(overflow).read_text())
+    inputs = {
+        "context": context,
+        "env": {k: environ.get(k) for k in ("CDK_DEFAULT_ACCOUNT", "CDK_DEFAULT_REGION")},
+        "app": app,
+    }
+    return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()[:32]
+
+
+def link_tree(source: Path, target: Path) -> None:
+    """`source`'s files into `target` as hard links (an assembly holds a 50 MB asset; nothing rewrites a file),
+    without the CLI's own lock files, which belong to the command that holds them."""
+    ignore = shutil.ignore_patterns("*.lock")
+    shutil.copytree(source, target, copy_function=os.link, dirs_exist_ok=True, ignore=ignore)
+
+
+def main() -> int:
+    app = json.loads((ROOT / "cdk.json").read_text())["app"]
+    outdir = Path(os.environ["CDK_OUTDIR"]).absolute()  # the CLI's own folder is the working directory
+    cache = Path(os.environ[CACHE_ENV]) / context_key(dict(os.environ), app)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    with open(f"{cache}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one synth per context, also across test workers
+        if not (cache / "done").exists():
+            env = os.environ | {"CDK_OUTDIR": str(outdir)}
+            ran = subprocess.run(shlex.split(app), env=env, capture_output=True, text=True, check=False)
+            sys.stdout.write(ran.stdout)
+            sys.stderr.write(ran.stderr)
+            if ran.returncode != 0:
+                return ran.returncode
+            link_tree(outdir, cache / "assembly")
+            (cache / "stdout").write_text(ran.stdout)
+            (cache / "stderr").write_text(ran.stderr)
+            (cache / "done").touch()
+            return 0
+    link_tree(cache / "assembly", outdir)
+    sys.stdout.write((cache / "stdout").read_text())
+    sys.stderr.write((cache / "stderr").read_text())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
