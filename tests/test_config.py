@@ -541,6 +541,8 @@ VALID: list[dict[str, Any]] = [
         "vpc_private_route_table_ids": "rtb-0dddddd1,rtb-0dddddd2,rtb-0dddddd1",
     },
     {**DOMAIN},
+    # An internet-open API over the certificate domain_name makes (no certificate_arn needed).
+    {**DOMAIN, "api_allowed_cidrs": "0.0.0.0/0,::/0", "api_allow_public": True},
     {**DOMAIN, "domain_name": "example.com", "certificate_arn": CERT_US, "region": "us-east-1"},
     {**DOMAIN, **PROD, "allow_plain_http": False, "domain_name": "a-1.api.eu.example.com"},
     {"browser_origins": "http://localhost:5173,http://127.0.0.1:3000,http://[::1]:8080"},
