@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from scripts.generated_section import replace_section
 from scripts.operator_cli import Parser
 from stacks.config import LettaConfig
 
@@ -46,11 +47,7 @@ def table() -> str:
 
 
 def render(page: str) -> str:
-    head, start, rest = page.partition(START)
-    _, end, tail = rest.partition(END)
-    if not start or not end:
-        raise SystemExit(f"{PAGE.name} lacks the markers {START!r} ... {END!r}")
-    return f"{head}{START}\n{table()}\n{END}{tail}"
+    return replace_section(page, START, END, table(), where=PAGE)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -26,6 +26,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from scripts.generated_section import replace_section
 from scripts.operator_cli import Parser
 from scripts.synthesized import synthesize
 
@@ -184,11 +185,7 @@ def docs_section(by_profile: Mapping[str, dict[str, Any]]) -> str:
 
 
 def render(page: str, by_profile: Mapping[str, dict[str, Any]]) -> str:
-    head, start, rest = page.partition(START)
-    _, end, tail = rest.partition(END)
-    if not start or not end:
-        raise SystemExit(f"{PAGE.name} lacks the markers {START!r} ... {END!r}")
-    return f"{head}{START}\n{docs_section(by_profile)}\n{END}{tail}"
+    return replace_section(page, START, END, docs_section(by_profile), where=PAGE)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from scripts.generated_section import replace_section
 from scripts.operator_cli import Parser
 from scripts.synthesized import synthesize
 
@@ -306,11 +307,7 @@ def docs_section(by_profile: Mapping[str, list[Line]]) -> str:
 
 
 def render(page: str, by_profile: Mapping[str, list[Line]]) -> str:
-    head, start, rest = page.partition(START)
-    _, end, tail = rest.partition(END)
-    if not start or not end:
-        raise IdleCostError(f"{PAGE.name} lacks the markers {START!r} ... {END!r}")
-    return f"{head}{START}\n{docs_section(by_profile)}\n{END}{tail}"
+    return replace_section(page, START, END, docs_section(by_profile), where=PAGE)
 
 
 def main(argv: list[str] | None = None) -> int:
