@@ -16,6 +16,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import custom_resources as cr
 from constructs import Construct, IConstruct
 
+from stacks.custom_provider import owned_provider
 from stacks.generated_secret import generated_secret
 from stacks.nag import CUSTOM_RESOURCE_LAMBDA_REASON, acknowledge, skip_checkov
 from stacks.pgsql.sql_files import load_sql_files, sql_hash
@@ -98,16 +99,7 @@ class PgvectorBootstrap(Construct):
         handler = self._handler(cluster, master_secret, log_retention)
         # The service stack's dashboard graphs its errors.
         self.handler = handler
-        provider_logs = logs.LogGroup(
-            self, "ProviderLogs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY
-        )
-        # The framework's own function gets a role of ours too: without one CDK attaches AWSLambdaBasicExecutionRole,
-        # which writes to every log group of the account. The framework adds lambda:InvokeFunction on the handler.
-        provider_role = iam.Role(self, "ProviderRole", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
-        provider_logs.grant_write(provider_role)
-        provider = cr.Provider(
-            self, "Provider", on_event_handler=handler, log_group=provider_logs, framework_on_event_role=provider_role
-        )
+        provider = owned_provider(self, handler=handler, log_retention=log_retention)
         self.resource = CustomResource(
             self,
             "Resource",

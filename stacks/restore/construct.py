@@ -13,9 +13,9 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
-from aws_cdk import custom_resources as cr
 from constructs import Construct, IConstruct
 
+from stacks.custom_provider import owned_provider
 from stacks.nag import acknowledge
 
 HANDLER_FILE = Path(__file__).with_name("copy_handler.py")
@@ -85,14 +85,7 @@ class RestoredSecrets(Construct):
                 role=role,
                 log_group=log_group,
             )
-        provider_logs = logs.LogGroup(
-            self, "ProviderLogs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY
-        )
-        provider_role = iam.Role(self, "ProviderRole", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
-        provider_logs.grant_write(provider_role)
-        provider = cr.Provider(
-            self, "Provider", on_event_handler=handler, log_group=provider_logs, framework_on_event_role=provider_role
-        )
+        provider = owned_provider(self, handler=handler, log_retention=log_retention)
         self.resource = CustomResource(
             self,
             "Resource",
