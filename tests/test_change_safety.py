@@ -304,6 +304,19 @@ def synth(overrides: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     return templates(json.dumps(dict(overrides), sort_keys=True))
 
 
+def template_diff(pairs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The CDK CLI's own diff library (tests/support/template_diff.js) over each old/new template pair."""
+    result = subprocess.run(
+        [str(ROOT / "node_modules" / ".bin" / "node"), str(ROOT / "tests" / "support" / "template_diff.js")],
+        input=json.dumps(pairs),
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    return list(json.loads(result.stdout))
+
+
 @cache
 def diffs() -> dict[str, dict[str, dict[str, Any]]]:
     """{row name: {stack name: diff summary}}, all rows through one run of the diff library."""
@@ -313,16 +326,8 @@ def diffs() -> dict[str, dict[str, dict[str, Any]]]:
         for stack in (DATA, SERVICE):
             pairs.append({"old": before[stack], "new": after[stack]})
             keys.append((change.name, stack))
-    result = subprocess.run(
-        [str(ROOT / "node_modules" / ".bin" / "node"), str(ROOT / "tests" / "support" / "template_diff.js")],
-        input=json.dumps(pairs),
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-    )
     summaries: dict[str, dict[str, dict[str, Any]]] = {}
-    for (name, stack), summary in zip(keys, json.loads(result.stdout), strict=True):
+    for (name, stack), summary in zip(keys, template_diff(pairs), strict=True):
         summaries.setdefault(name, {})[stack] = summary
     return summaries
 
@@ -410,15 +415,7 @@ def test_the_database_cluster_cannot_be_replaced_by_an_update() -> None:
     stack when a custom-named resource requires replacing"), and the old cluster keeps its data."""
     before, after = synth(DEV), synth({**DEV, "db_name": "letta_two"})
     pair = [{"old": before[DATA], "new": after[DATA]}]
-    result = subprocess.run(
-        [str(ROOT / "node_modules" / ".bin" / "node"), str(ROOT / "tests" / "support" / "template_diff.js")],
-        input=json.dumps(pair),
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
-    (summary,) = json.loads(result.stdout)
+    (summary,) = template_diff(pair)
     cluster_id, cluster = next((k, v) for k, v in summary["resources"].items() if v["type"] == "AWS::RDS::DBCluster")
     assert cluster["properties"]["DatabaseName"] == "WILL_REPLACE"
     assert before[DATA]["Resources"][cluster_id]["Properties"]["DBClusterIdentifier"] == "letta-dev"
@@ -489,15 +486,7 @@ RESTORE_CHANGES = [
 @cache
 def restore_diffs() -> dict[str, dict[str, Any]]:
     pairs = [{"old": synth(c.before)[RESTORED_DATA], "new": synth(c.after)[RESTORED_DATA]} for c in RESTORE_CHANGES]
-    result = subprocess.run(
-        [str(ROOT / "node_modules" / ".bin" / "node"), str(ROOT / "tests" / "support" / "template_diff.js")],
-        input=json.dumps(pairs),
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-    )
-    return {c.name: s for c, s in zip(RESTORE_CHANGES, json.loads(result.stdout), strict=True)}
+    return {c.name: s for c, s in zip(RESTORE_CHANGES, template_diff(pairs), strict=True)}
 
 
 @pytest.mark.parametrize("change", RESTORE_CHANGES, ids=lambda c: c.name)
@@ -547,15 +536,7 @@ NETWORK_SWITCHES = {
 @cache
 def network_diffs() -> dict[str, dict[str, Any]]:
     pairs = [{"old": synth(b)[s], "new": synth(a)[s]} for b, a in NETWORK_SWITCHES.values() for s in (DATA, SERVICE)]
-    result = subprocess.run(
-        [str(ROOT / "node_modules" / ".bin" / "node"), str(ROOT / "tests" / "support" / "template_diff.js")],
-        input=json.dumps(pairs),
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-    )
-    summaries = iter(json.loads(result.stdout))
+    summaries = iter(template_diff(pairs))
     return {name: {DATA: next(summaries), SERVICE: next(summaries)} for name in NETWORK_SWITCHES}
 
 
