@@ -394,9 +394,9 @@ def down(state_dir: Path, *, wipe: bool, log: Log = print) -> None:
         if not wipe:
             raise
         state = None  # the way out of a broken state file: delete it
-    for name, record in sorted((state.procs if state else {}).items(), key=lambda item: item[0] != "front"):
-        if processes.stop(record):
-            log(f"{name}: stopped")
+    records = dict(sorted((state.procs if state else {}).items(), key=lambda item: item[0] != "front"))
+    for name in processes.stop(records):
+        log(f"{name}: stopped")
     for app in state_dir.glob("letta-*/app"):  # startup.sh's private redis daemonizes out of our process group
         if processes.stop_strays("redis-server", app):
             log(f"{app.parent.name}: its private redis-server stopped")

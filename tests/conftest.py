@@ -31,6 +31,9 @@ os.environ.pop("CDK_DEFAULT_ACCOUNT", None)
 os.environ.pop("CDK_DEFAULT_REGION", None)
 
 
+# tryfirst: pytest-xdist's own hook reads the xdist_group marks to put the group into each node id; it must
+# see the marks this hook adds, or every worker sets up every module's fixture again (a rehearsal: a minute).
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         # A module-scoped fixture (a rehearsal, a synthesized app) is built once per worker that runs one of the
@@ -78,3 +81,16 @@ def app_password() -> str:
 def sql_files() -> list[SqlFile]:
     """The repository's bootstrap_sql files."""
     return load_sql_files(SQL_DIR)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    # pytest-xdist 3.8 groups by rewriting Item._nodeid, which pytest 9.2 no longer reads: the groups vanish
+    # silently and each worker starts its own copy of every rehearsal. Stop instead of running twice as long.
+    if not session.config.getoption("loadgroup", default=False):
+        return
+    for item in session.items:
+        if item.get_closest_marker("xdist_group") and "@" not in item.nodeid:
+            raise pytest.UsageError(
+                f"pytest-xdist did not group {item.nodeid}: this pytest breaks --dist loadgroup "
+                "(requirements-dev.txt pins one that works)"
+            )

@@ -38,19 +38,23 @@ def owned(record: Sequence[float] | None) -> psutil.Process | None:
     return None
 
 
-def stop(record: Sequence[float] | None, timeout: float = 10.0) -> bool:
-    """SIGTERM the recorded process (the container's supervisor forwards it to Letta), SIGKILL what is left of
-    its family after `timeout`; True if it was running."""
-    process = owned(record)
-    if process is None:
-        return False
-    with contextlib.suppress(psutil.Error):
-        family = [process, *process.children(recursive=True)]
-        process.terminate()
-        psutil.wait_procs([process], timeout=timeout)
-        for survivor in psutil.wait_procs([p for p in family if p.is_running()], timeout=5)[1]:
+def stop(records: Mapping[str, Record], timeout: float = 10.0) -> list[str]:
+    """SIGTERM every recorded process at once (the container's supervisor forwards it to Letta), SIGKILL what is
+    left of their families after `timeout`; the names of those that were running, in the order given.
+
+    All at once, not one after another: each takes seconds to shut down (Letta's lifespan, the echo's poll), and
+    a two-instance rehearsal has five of them."""
+    running = {name: process for name, record in records.items() if (process := owned(record)) is not None}
+    families: list[psutil.Process] = []
+    for process in running.values():
+        with contextlib.suppress(psutil.Error):
+            families += [process, *process.children(recursive=True)]
+            process.terminate()
+    psutil.wait_procs(list(running.values()), timeout=timeout)
+    for survivor in psutil.wait_procs([p for p in families if p.is_running()], timeout=5)[1]:
+        with contextlib.suppress(psutil.Error):
             survivor.kill()
-    return True
+    return list(running)
 
 
 def stop_strays(name: str, cwd: Path) -> int:
