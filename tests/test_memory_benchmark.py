@@ -25,6 +25,7 @@ from stacks.pgsql.bootstrap import apply
 from stacks.pgsql.connection_string import build_uri
 from stacks.pgsql.psycopg_executor import PsycopgExecutor
 from stacks.pgsql.sql_files import SqlFile
+from tests.postgres_server import pgpass_line
 
 # -- no database ------------------------------------------------------------------------------------------
 
@@ -112,16 +113,17 @@ def test_lettas_uri_carries_the_password_libpq_found_outside_the_dsn(
     with psycopg.connect(embedded_postgres.dsn(fresh_database), autocommit=True) as conn:
         conn.execute(f"CREATE ROLE {app_role} LOGIN PASSWORD '{app_password}'")  # type: ignore[call-overload]
     port = embedded_postgres.port
+    dsn = f"postgresql://{app_role}@127.0.0.1:{port}/{fresh_database}"
     monkeypatch.delenv("PGPASSWORD", raising=False)
     monkeypatch.delenv("PGPASSFILE", raising=False)
     if source == "PGPASSWORD":
         monkeypatch.setenv("PGPASSWORD", app_password)
     else:
         passfile = tmp_path / "pgpass"
-        passfile.write_text(f"127.0.0.1:{port}:{fresh_database}:{app_role}:{app_password}\n", encoding="utf-8")
+        passfile.write_text(pgpass_line(dsn, app_password), encoding="utf-8")
         passfile.chmod(0o600)
         monkeypatch.setenv("PGPASSFILE", str(passfile))
-    with psycopg.connect(f"postgresql://{app_role}@127.0.0.1:{port}/{fresh_database}") as connection:
+    with psycopg.connect(dsn) as connection:
         uri = letta_uri(connection)
     assert uri == build_uri(user=app_role, password=app_password, host="127.0.0.1", port=port, database=fresh_database)
 

@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit, urlunsplit
 
 import boto3
 import psycopg
@@ -21,7 +20,7 @@ from botocore.stub import Stubber
 
 from scripts import smoke_test
 from scripts.embedded_postgres import EmbeddedPostgres
-from tests.postgres_server import shared_server
+from tests.postgres_server import shared_server, split_password
 
 TOKEN = "s3rverPassw0rd"
 LETTA_SHAPED_TABLES = """
@@ -104,10 +103,10 @@ def database_fixture() -> Iterator[str]:
 @pytest.fixture(name="cli_dsn")
 def cli_dsn_fixture(database: str, monkeypatch: pytest.MonkeyPatch) -> str:
     """``database`` as the command line takes it: no password in the URI, which libpq reads from PGPASSWORD."""
-    parts = urlsplit(database)
-    monkeypatch.setenv("PGPASSWORD", unquote(parts.password or ""))
+    dsn, password = split_password(database)
+    monkeypatch.setenv("PGPASSWORD", password)
     monkeypatch.delenv("PGPASSFILE", raising=False)
-    return urlunsplit(parts._replace(netloc=f"{parts.username}@{parts.hostname}:{parts.port}"))
+    return dsn
 
 
 @pytest.fixture(name="token_env")
