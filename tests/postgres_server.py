@@ -14,6 +14,8 @@ import uuid
 from pathlib import Path
 from urllib.parse import unquote, urlsplit, urlunsplit
 
+import pytest
+
 from scripts.embedded_postgres import EmbeddedPostgres
 from stacks.pgsql.connection_string import ALLOWED_PASSWORD_CHARS
 
@@ -72,6 +74,14 @@ def split_password(uri: str) -> tuple[str, str]:
     parts = urlsplit(uri)
     netloc = f"{parts.username}@{parts.hostname}:{parts.port}"
     return urlunsplit(parts._replace(netloc=netloc)), unquote(parts.password or "")
+
+
+def password_in_environment(uri: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """``uri`` without its password, which goes into PGPASSWORD (and no PGPASSFILE) for this test: a ``--dsn``."""
+    dsn, password = split_password(uri)
+    monkeypatch.setenv("PGPASSWORD", password)
+    monkeypatch.delenv("PGPASSFILE", raising=False)
+    return dsn
 
 
 def pgpass_line(dsn: str, password: str) -> str:

