@@ -2,7 +2,9 @@
 """Agent memory at scale: Letta 0.16.8's archival search, on Letta's own schema, at the shapes users have.
 
     python scripts/benchmark_memory.py --passages 300000 --agents 1000        # against the rehearsal
-    python scripts/benchmark_memory.py --passages 2000 --agents 20 --dsn postgresql://... --migrate
+    python scripts/benchmark_memory.py --passages 2000 --agents 20 --dsn postgresql://USER@HOST:5432/DB --migrate
+
+(the password of ``--dsn`` from PGPASSWORD or ~/.pgpass, never in the URI: shell history would keep it)
 
 What it does:
 1. connects to the rehearsal's database (``local_stack.py up`` first) or ``--dsn``; with ``--migrate`` it
@@ -37,6 +39,7 @@ from scripts.memory_bench.letta_schema import (
     MAX_EMBEDDING_DIM,
     OPENAI_SMALL_DIM,
     has_letta_schema,
+    letta_uri,
     run_letta_migrations,
 )
 from scripts.memory_bench.load import Shape, drop_bench_data, load_shape, multi_tenant, single_archive
@@ -47,7 +50,7 @@ from scripts.memory_bench.measure import (
     table_sizes,
     toast_check,
 )
-from scripts.operator_cli import Parser, output_file, whole_number, whole_numbers
+from scripts.operator_cli import Parser, dsn_argument, output_file, whole_number, whole_numbers
 
 ROOT = Path(__file__).resolve().parents[1]
 SEARCHES_PER_DAY = (1_000, 10_000, 100_000, 1_000_000)
@@ -92,7 +95,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--searches", type=whole_number(1, 100_000), default=200, help="timed searches per shape")
     parser.add_argument("--levers", action="store_true", help="also measure parallel-query settings and TOAST")
-    parser.add_argument("--dsn", help="PostgreSQL URI (default: the rehearsal's database)")
+    parser.add_argument(
+        "--dsn",
+        type=dsn_argument,
+        metavar="URI",
+        help="PostgreSQL URI without a password, which libpq reads from PGPASSWORD, or ~/.pgpass (or the file "
+        "PGPASSFILE names, mode 0600) (default: the rehearsal's database)",
+    )
     parser.add_argument("--state-dir", type=Path, default=ROOT / ".local" / "rehearsal", help="rehearsal state")
     parser.add_argument("--migrate", action="store_true", help="run Letta's migrations if the schema is missing")
     parser.add_argument("--keep", action="store_true", help="keep the benchmark's rows (a re-run reuses them)")
@@ -113,7 +122,11 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         if not has_letta_schema(connection):
             if not args.migrate:
                 raise SystemExit("no Letta schema in that database: pass --migrate to run Letta's own migrations")
-            run_letta_migrations(dsn)
+            try:
+                uri = letta_uri(connection)
+            except ValueError as exc:
+                raise SystemExit(f"--migrate: Letta cannot connect to that database: {exc}") from None
+            run_letta_migrations(uri)
         load_seconds = {s.name: load_shape(connection, s) for s in ([tenants] if tenants else []) + archives}
         results: list[SearchResult] = []
         if tenants:

@@ -27,6 +27,7 @@ from scripts.operator_cli import (
     EXIT_USAGE,
     OperatorError,
     Parser,
+    dsn_argument,
     one_line,
     region,
     seconds,
@@ -347,9 +348,10 @@ def build_parser() -> argparse.ArgumentParser:
             "  python scripts/inspect_db.py                  # environment dev, Data API, region from AWS settings\n"
             "  python scripts/inspect_db.py --env prod --region eu-west-1 --json\n"
             "  python scripts/inspect_db.py --agent agent-29cdd087-44a7-4dd4-b34e-d38dd5ef2935 --limit 5\n"
-            "  python scripts/inspect_db.py --dsn postgresql://postgres@127.0.0.1:5432/letta\n"
+            "  python scripts/inspect_db.py --dsn postgresql://postgres@127.0.0.1:5432/letta   # password: PGPASSWORD\n"
             "\n"
-            "Passwords are never printed: a DSN appears with its password as ****."
+            "A --dsn never carries the password: libpq reads it from PGPASSWORD, or from ~/.pgpass (or the file\n"
+            "PGPASSFILE names, mode 0600). Passwords are never printed."
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -364,8 +366,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--dsn",
         type=dsn_argument,
         metavar="URI",
-        help="query this PostgreSQL server through psycopg instead (a postgresql:// URI or key=value string; "
-        "prefer PGPASSWORD or ~/.pgpass over a password in the URI, which shell history keeps)",
+        help="query this PostgreSQL server through psycopg instead: a postgresql:// URI or key=value string "
+        "WITHOUT a password (refused: shell history keeps it); libpq reads the password from PGPASSWORD, or "
+        "~/.pgpass (or the file PGPASSFILE names, mode 0600)",
     )
     parser.add_argument(
         "--region",
@@ -415,17 +418,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--json", action="store_true", help="print one JSON document instead of tables")
     return parser
-
-
-def dsn_argument(value: str) -> str:
-    """argparse type: a libpq connection string (the error never repeats it: it may hold a password)."""
-    try:
-        conninfo_to_dict(value)
-    except psycopg.ProgrammingError:
-        raise argparse.ArgumentTypeError(
-            "not a PostgreSQL connection string (postgresql://user@host:port/db or 'host=... dbname=...')"
-        ) from None
-    return value
 
 
 def agent_id_argument(value: str) -> str:

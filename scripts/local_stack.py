@@ -121,6 +121,12 @@ def app_uri(state: State) -> str:
     return build_uri(**names, password=state.app_password, host="127.0.0.1", port=state.pg_port)
 
 
+def app_dsn(state: State) -> str:
+    """The app role's URI WITHOUT its password, for a command line (``--dsn``): libpq takes the password from
+    PGPASSWORD (``state.app_password``) in the environment of whatever connects."""
+    return f"postgresql://{DEFAULTS.app_db_user}@127.0.0.1:{state.pg_port}/{DEFAULTS.db_name}"
+
+
 def health(base_url: str) -> dict[str, str] | None:
     """`GET <base_url><health path>`: the JSON body on 200, else None."""
     try:
@@ -441,10 +447,13 @@ def smoke(state_dir: Path, extra: Sequence[str] = ()) -> int:
         raise OperatorError(f"no rehearsal in {state_dir}: run `up` first")
     from scripts import smoke_test
 
-    argv = ["--base-url", state.base_url, "--dsn", app_uri(state), "--health-timeout", "30"]
+    argv = ["--base-url", state.base_url, "--dsn", app_dsn(state), "--health-timeout", "30"]
     if state.offline:
         argv += ["--model", ECHO_MODEL_HANDLE, "--embedding", ECHO_EMBEDDING_HANDLE]
-    os.environ["LETTA_SERVER_PASSWORD"] = state.server_password  # how smoke_test.py reads it, never argv
+    # Both passwords reach smoke_test.py the way an operator hands them over, never in argv: the server's in
+    # LETTA_SERVER_PASSWORD, the database's in PGPASSWORD (libpq reads it; smoke_test.py refuses it in --dsn).
+    os.environ["LETTA_SERVER_PASSWORD"] = state.server_password
+    os.environ["PGPASSWORD"] = state.app_password
     return smoke_test.main([*argv, *extra])
 
 

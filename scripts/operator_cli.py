@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import math
 import re
+import stat
 import sys
 from collections.abc import Callable, Collection
 from pathlib import Path
@@ -25,6 +26,9 @@ EXIT_USAGE = 2  # argparse's own code for a bad command line
 # profile AWS_PROFILE selects (~/.aws/config). It does not read AWS_REGION (botocore/configprovider.py).
 REGION_HINT = "pass --region, or set AWS_DEFAULT_REGION or region in your AWS profile (AWS_PROFILE)"
 _REGION = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-\d{1,2}$")
+# Where a database password goes instead of the command line: libpq (psycopg's driver) reads PGPASSWORD, then the
+# password file (~/.pgpass, or the file PGPASSFILE names), which it ignores unless group and others cannot read it.
+PASSWORD_HINT = "put it in PGPASSWORD, or in ~/.pgpass (or the file PGPASSFILE names, mode 0600), where libpq reads it"
 
 
 class OperatorError(Exception):
@@ -158,3 +162,65 @@ def output_file(value: str) -> Path:
     if not value or path.is_dir() or not path.absolute().parent.is_dir():
         raise argparse.ArgumentTypeError(f"{value!r} is not a file path in an existing folder")
     return path
+
+
+# --- secrets: never taken from the command line, which shell history keeps and `ps` shows every user ---------
+
+
+def dsn_argument(value: str) -> str:
+    """A libpq connection string WITHOUT a password: a postgresql:// URI or a key=value string.
+
+    A password in it (``postgresql://u:PW@h/db``, ``?password=PW``, ``password=PW``) is refused; libpq takes it
+    from PGPASSWORD or the password file instead. No error repeats the value: it may hold the password.
+    """
+    # Imported here: only the scripts that take a DSN need psycopg; the rest of this module stays light.
+    from psycopg import ProgrammingError
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        params = conninfo_to_dict(value)  # libpq's own parser: both forms, percent-decoding, ?password= included
+    except ProgrammingError:
+        raise argparse.ArgumentTypeError(
+            "not a PostgreSQL connection string (postgresql://user@host:port/db or 'host=... dbname=...')"
+        ) from None
+    if params.get("password"):
+        raise argparse.ArgumentTypeError(
+            f"the connection string holds a password, which shell history and ps keep: leave it out and {PASSWORD_HINT}"
+        )
+    return value
+
+
+def secret_file(value: str) -> str:
+    """A file only its owner may read (mode 0600 or stricter) holding one secret on one line; returns the secret.
+
+    The errors name the file, never its content.
+    """
+    path = Path(value)
+    try:
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError
+        if info.st_mode & 0o077:
+            mode = stat.S_IMODE(info.st_mode)
+            raise argparse.ArgumentTypeError(
+                f"{value!r} may be read by group or others (mode {mode:04o}): chmod 600 it first"
+            )
+        secret = path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a readable text file") from None
+    if not secret or "\n" in secret:
+        raise argparse.ArgumentTypeError(f"{value!r} must hold the secret on one line")
+    return secret
+
+
+def refused_secret(instead: str) -> Callable[[str], NoReturn]:
+    """The type of a flag kept only to refuse a secret given on the command line, saying what to use ``instead``.
+
+    Without it, argparse would read ``--token X`` as an abbreviation of ``--token-file X``, or list ``X`` among
+    the unrecognized arguments: either way the secret would be echoed.
+    """
+
+    def parse(_value: str) -> NoReturn:
+        raise argparse.ArgumentTypeError(f"no secret on the command line (shell history and ps keep it): {instead}")
+
+    return parse

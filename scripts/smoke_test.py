@@ -3,7 +3,10 @@
 the database to see that the agent's memory really landed there.
 
     python scripts/smoke_test.py --env dev                      # a deployed environment (stack outputs)
-    python scripts/smoke_test.py --base-url URL --token T [--dsn URI]   # any Letta server, e.g. a local one
+    python scripts/smoke_test.py --base-url URL [--token-file F] [--dsn URI]   # any Letta server, e.g. a local one
+
+No secret on the command line: the server password comes from the data stack's secret, ``--token-file`` (mode
+0600) or ``$LETTA_SERVER_PASSWORD``; the database password (``--dsn``) from PGPASSWORD or ~/.pgpass.
 
 Exit 0 only when every check held; otherwise one line on stderr and the code of the step that failed.
 """
@@ -22,7 +25,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from scripts.inspect_db import ClientFactory, data_api_executor, psycopg_executor
-from scripts.operator_cli import EXIT_OK, EXIT_USAGE, OperatorError, Parser, http_url, one_line, region, seconds
+from scripts.operator_cli import (
+    EXIT_OK,
+    EXIT_USAGE,
+    OperatorError,
+    Parser,
+    dsn_argument,
+    http_url,
+    one_line,
+    refused_secret,
+    region,
+    seconds,
+    secret_file,
+)
 from scripts.stack_outputs import (
     StackOutputsError,
     aws_client,
@@ -230,14 +245,28 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"a Letta server's http(s) URL, e.g. http://127.0.0.1:{PORT} (skips the stacks)",
     )
     where.add_argument(
+        "--token-file",
+        dest="token",
+        type=secret_file,
+        metavar="FILE",
+        help="a file (mode 0600) holding the server password (Bearer token); default: $LETTA_SERVER_PASSWORD with "
+        "--base-url, else the data stack's secret",
+    )
+    where.add_argument(
         "--token",
-        help="the server password (Bearer token); default: $LETTA_SERVER_PASSWORD with --base-url (keeps it out "
-        "of shell history), else read from the service stack's secret",
+        dest="token_in_argv",
+        type=refused_secret(
+            "put the server password in a file (mode 0600) for --token-file, or in $LETTA_SERVER_PASSWORD"
+        ),
+        help=argparse.SUPPRESS,
     )
     where.add_argument(
         "--dsn",
-        help="check the database through psycopg at this URI instead of the Data API (required with "
-        "--base-url for database checks; without it they are skipped and said so)",
+        type=dsn_argument,
+        metavar="URI",
+        help="check the database through psycopg at this URI instead of the Data API (required with --base-url "
+        "for database checks; without it they are skipped and said so). No password in it: libpq reads it from "
+        "PGPASSWORD, or ~/.pgpass (or the file PGPASSFILE names, mode 0600)",
     )
     agent = parser.add_argument_group("the agent")
     agent.add_argument("--model", default=DEFAULT_MODEL, help=f"LLM handle (default {DEFAULT_MODEL})")

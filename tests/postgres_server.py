@@ -12,6 +12,9 @@ import shutil
 import tempfile
 import uuid
 from pathlib import Path
+from urllib.parse import unquote, urlsplit, urlunsplit
+
+import pytest
 
 from scripts.embedded_postgres import EmbeddedPostgres
 from stacks.pgsql.connection_string import ALLOWED_PASSWORD_CHARS
@@ -63,3 +66,26 @@ def unique_role(prefix: str = "letta_app") -> str:
 def generate_password(length: int = 32) -> str:
     """A random password over ``ALLOWED_PASSWORD_CHARS`` (including its punctuation)."""
     return "".join(secrets.choice(ALLOWED_PASSWORD_CHARS) for _ in range(length)) + "-_.^,"
+
+
+def split_password(uri: str) -> tuple[str, str]:
+    """``uri`` without its password, and the password: how an operator hands them to a script (``--dsn`` and
+    PGPASSWORD or a password file), since the scripts refuse a password on the command line."""
+    parts = urlsplit(uri)
+    netloc = f"{parts.username}@{parts.hostname}:{parts.port}"
+    return urlunsplit(parts._replace(netloc=netloc)), unquote(parts.password or "")
+
+
+def password_in_environment(uri: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """``uri`` without its password, which goes into PGPASSWORD (and no PGPASSFILE) for this test: a ``--dsn``."""
+    dsn, password = split_password(uri)
+    monkeypatch.setenv("PGPASSWORD", password)
+    monkeypatch.delenv("PGPASSFILE", raising=False)
+    return dsn
+
+
+def pgpass_line(dsn: str, password: str) -> str:
+    """A password file's line for ``dsn`` (host:port:database:user:password, ':' and '\\' escaped)."""
+    parts = urlsplit(dsn)
+    fields = [parts.hostname, str(parts.port), parts.path.lstrip("/"), parts.username, password]
+    return ":".join(str(f).replace("\\", "\\\\").replace(":", "\\:") for f in fields) + "\n"

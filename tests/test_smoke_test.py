@@ -10,6 +10,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -19,7 +20,7 @@ from botocore.stub import Stubber
 
 from scripts import smoke_test
 from scripts.embedded_postgres import EmbeddedPostgres
-from tests.postgres_server import shared_server
+from tests.postgres_server import password_in_environment, shared_server
 
 TOKEN = "s3rverPassw0rd"
 LETTA_SHAPED_TABLES = """
@@ -99,6 +100,18 @@ def database_fixture() -> Iterator[str]:
     yield dsn
 
 
+@pytest.fixture(name="cli_dsn")
+def cli_dsn_fixture(database: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """``database`` as the command line takes it: no password in the URI, which libpq reads from PGPASSWORD."""
+    return password_in_environment(database, monkeypatch)
+
+
+@pytest.fixture(name="token_env")
+def token_env_fixture(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The server password where an operator (and local_stack.py smoke) puts it: $LETTA_SERVER_PASSWORD."""
+    monkeypatch.setenv("LETTA_SERVER_PASSWORD", TOKEN)
+
+
 def serve(fake: FakeLetta) -> tuple[ThreadingHTTPServer, str]:
     class Handler(BaseHTTPRequestHandler):
         def _answer(self) -> None:
@@ -129,11 +142,20 @@ def run(argv: list[str]) -> tuple[int, str]:
     return smoke_test.main(argv, out=out), out.getvalue()
 
 
-def test_walkthrough_flow_against_fake_letta_passes_with_real_database_rows(database: str) -> None:
+def test_walkthrough_flow_against_fake_letta_passes_with_real_database_rows(
+    database: str, cli_dsn: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The server password from --token-file (mode 0600), which wins over a stale $LETTA_SERVER_PASSWORD.
+    monkeypatch.setenv("LETTA_SERVER_PASSWORD", "stale")
+    token_file = tmp_path / "token"
+    token_file.write_text(TOKEN + "\n", encoding="utf-8")
+    token_file.chmod(0o600)
     fake = FakeLetta(database)
     server, url = serve(fake)
     try:
-        code, out = run(["--base-url", url, "--token", TOKEN, "--dsn", database, "--health-timeout", "10"])
+        code, out = run(
+            ["--base-url", url, "--token-file", str(token_file), "--dsn", cli_dsn, "--health-timeout", "10"]
+        )
     finally:
         server.shutdown()
     assert code == smoke_test.EXIT_OK, out
@@ -150,11 +172,11 @@ def test_walkthrough_flow_against_fake_letta_passes_with_real_database_rows(data
     assert TOKEN not in out
 
 
-def test_keep_leaves_the_agent_and_no_archival_skips_passages(database: str) -> None:
+def test_keep_leaves_the_agent_and_no_archival_skips_passages(database: str, cli_dsn: str, token_env: None) -> None:
     fake = FakeLetta(database)
     server, url = serve(fake)
     try:
-        code, out = run(["--base-url", url, "--token", TOKEN, "--dsn", database, "--keep", "--no-archival"])
+        code, out = run(["--base-url", url, "--dsn", cli_dsn, "--keep", "--no-archival"])
     finally:
         server.shutdown()
     assert code == smoke_test.EXIT_OK, out
@@ -162,30 +184,33 @@ def test_keep_leaves_the_agent_and_no_archival_skips_passages(database: str) -> 
     assert not [r for r in fake.requests if "archival" in r[1]]
 
 
-def test_missing_assistant_reply_fails_the_agent_step(database: str) -> None:
+def test_missing_assistant_reply_fails_the_agent_step(database: str, cli_dsn: str, token_env: None) -> None:
     server, url = serve(FakeLetta(database, reply=False))
     try:
-        code, _ = run(["--base-url", url, "--token", TOKEN, "--dsn", database])
+        code, _ = run(["--base-url", url, "--dsn", cli_dsn])
     finally:
         server.shutdown()
     assert code == smoke_test.EXIT_AGENT
 
 
-def test_messages_missing_from_the_database_fail_the_database_step(database: str) -> None:
+def test_messages_missing_from_the_database_fail_the_database_step(
+    database: str, cli_dsn: str, token_env: None
+) -> None:
     fake = FakeLetta(database, store_messages=False)
     server, url = serve(fake)
     try:
-        code, out = run(["--base-url", url, "--token", TOKEN, "--dsn", database])
+        code, out = run(["--base-url", url, "--dsn", cli_dsn])
     finally:
         server.shutdown()
     assert code == smoke_test.EXIT_DATABASE, out
     assert [r for r in fake.requests if r[0] == "DELETE"], "the agent is deleted even when a check fails"
 
 
-def test_wrong_token_fails_the_agent_step(database: str) -> None:
+def test_wrong_token_fails_the_agent_step(database: str, cli_dsn: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LETTA_SERVER_PASSWORD", "wrong")
     server, url = serve(FakeLetta(database))
     try:
-        code, _ = run(["--base-url", url, "--token", "wrong", "--dsn", database])
+        code, _ = run(["--base-url", url, "--dsn", cli_dsn])
     finally:
         server.shutdown()
     assert code == smoke_test.EXIT_AGENT
@@ -197,6 +222,29 @@ def test_unreachable_server_times_out_on_health_with_a_reason(capsys: pytest.Cap
     assert "waiting for http://127.0.0.1:9/v1/health/" in out
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "not healthy after 1 s" in err[0]
+
+
+@pytest.mark.parametrize(
+    ("mode", "content", "message"),
+    [
+        (0o644, TOKEN, "may be read by group or others (mode 0644): chmod 600 it first"),
+        (0o640, TOKEN, "may be read by group or others (mode 0640)"),
+        (0o600, "", "must hold the secret on one line"),
+        (0o600, f"{TOKEN}\nsecond", "must hold the secret on one line"),
+    ],
+)
+def test_a_token_file_others_may_read_or_not_one_line_is_refused(
+    mode: int, content: str, message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    token_file = tmp_path / "token"
+    token_file.write_text(content, encoding="utf-8")
+    token_file.chmod(mode)
+    with pytest.raises(SystemExit) as exited:
+        smoke_test.main(["--base-url", "http://127.0.0.1:9", "--token-file", str(token_file)])
+    err = capsys.readouterr().err
+    assert exited.value.code == smoke_test.EXIT_USAGE
+    assert f"smoke_test.py: error: argument --token-file: '{token_file}' {message}" in err
+    assert TOKEN not in err
 
 
 def test_bad_argument_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:

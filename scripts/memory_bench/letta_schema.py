@@ -20,6 +20,8 @@ import os
 import subprocess
 from urllib.parse import urlsplit
 
+from stacks.pgsql.connection_string import build_uri
+
 MAX_EMBEDDING_DIM = 4096
 """``letta.constants.MAX_EMBEDDING_DIM``: the width of ``archival_passages.embedding``."""
 DEFAULT_TOP_K = 5
@@ -77,6 +79,20 @@ def has_letta_schema(connection: object) -> bool:
         (list(LETTA_TABLES),),
     ).fetchone()
     return bool(row and row[0] == len(LETTA_TABLES))
+
+
+def letta_uri(connection: object) -> str:
+    """``LETTA_PG_URI`` for the database ``connection`` (psycopg) is connected to, with the password libpq used.
+
+    libpq found that password in the DSN, in PGPASSWORD or in the password file; Letta's migrations connect with
+    pg8000, which reads neither the variable nor the file, so their URI must carry it. It goes only into the
+    alembic subprocess's environment, never onto a command line. Raises ValueError for what Letta's URI cannot
+    hold (a Unix-socket host, a password that would need URL-encoding).
+    """
+    info = connection.info  # type: ignore[attr-defined]
+    if not info.password:  # the server asked for none (trust): Letta connects without one too
+        return f"postgresql://{info.user}@{info.host}:{info.port}/{info.dbname}"
+    return build_uri(user=info.user, password=info.password, host=info.host, port=info.port, database=info.dbname)
 
 
 def run_letta_migrations(dsn: str, *, timeout: float = 600.0) -> None:
