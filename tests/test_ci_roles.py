@@ -19,6 +19,8 @@ from stacks.composition import compose
 from stacks.config import ConfigError
 from tests.cdk_app import CDK_JSON_CONTEXT, CLI_CONTEXT
 
+pytestmark = pytest.mark.synth  # every test here composes the app (CDK, seconds each)
+
 REPO = "acme/letta-aurora-cdk"
 ACCOUNT, REGION, PARTITION = "123456789012", "eu-west-1", "aws"
 ISSUER = names.GITHUB_ISSUER

@@ -118,6 +118,7 @@ def expected_log(lines: list[tuple[str, str]]) -> bytes:
     return "".join(f"{logged}\n" for _, logged in lines).encode()
 
 
+@pytest.mark.cli  # fifty starts of the container's command, each its own process: seconds, not the fast tier
 def test_the_last_line_of_a_crashing_start_reaches_the_log_50_of_50(tmp_path: Path) -> None:
     lines = crashing_start_lines()
     script = stand_in(tmp_path, lines, exit_code=1)

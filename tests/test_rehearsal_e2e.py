@@ -10,6 +10,7 @@ Letta's pinned venv (a few minutes); later runs reuse it from the user cache.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -22,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from scripts.local_stack import State, app_uri
+from scripts.local_stack import State, app_dsn
 from tests.rehearsal import local_stack
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -144,8 +145,9 @@ def test_smoke_test_and_inspection_see_the_agent_in_postgres(
     state = State.load(state_dir)
     assert state is not None
     inspect = subprocess.run(
-        [sys.executable, "scripts/inspect_db.py", "--dsn", app_uri(state), "--agent", agent_id, "--json"],
+        [sys.executable, "scripts/inspect_db.py", "--dsn", app_dsn(state), "--agent", agent_id, "--json"],
         cwd=ROOT,
+        env={**os.environ, "PGPASSWORD": state.app_password},  # libpq reads it; never the command line
         capture_output=True,
         text=True,
         timeout=120,
