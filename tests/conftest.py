@@ -83,6 +83,31 @@ def sql_files() -> list[SqlFile]:
     return load_sql_files(SQL_DIR)
 
 
+# The modules that start Letta, longest first (minutes each on 2 cores; the upgrade starts five servers). Sent to
+# the workers first, they run side by side while the thousand short tests fill the gaps after them: in
+# collection order the upgrade came last and ran alone at the end.
+_LONGEST_FIRST = (
+    "tests/test_rehearsal_upgrade.py",
+    "tests/test_rehearsal_two_instances.py",
+    "tests/test_agents_rehearsals.py",
+    "tests/test_rehearsal_restore.py",
+    "tests/test_auto_pause.py",
+    "tests/test_rehearsal_concurrent_start.py",
+    "tests/test_rehearsal_e2e.py",
+)
+
+
+class _LongestFirst:
+    @pytest.hookimpl(trylast=True)  # after pytest's own reordering by fixture, which would undo it
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        rank = {path: index for index, path in enumerate(_LONGEST_FIRST)}
+        items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0].split("@")[0], len(rank)))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.pluginmanager.register(_LongestFirst(), "letta-longest-first")
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
     # pytest-xdist 3.8 groups by rewriting Item._nodeid, which pytest 9.2 no longer reads: the groups vanish
     # silently and each worker starts its own copy of every rehearsal. Stop instead of running twice as long.
