@@ -84,6 +84,14 @@ ARGUMENT_ERRORS: list[tuple[str, list[str], int, str]] = [
     ("connect.py", ["--tunnel", "--local-port", "0"], 2, "port number from 1 to 65535"),
     ("inspect_db.py", ["--limit", "1001"], 2, "whole number from 1 to 1000"),
     ("config_table.py", ["--frobnicate"], 2, "unrecognized arguments"),
+    # This round's flags (issue 19): a password never on the command line.
+    ("inspect_db.py", ["--dsn", "postgresql://u:pw@127.0.0.1/db"], 2, "holds a password"),
+    ("inspect_db.py", ["--dsn", "host=127.0.0.1 dbname"], 2, "not a PostgreSQL connection string"),
+    ("smoke_test.py", ["--dsn", "host=127.0.0.1 password=pw"], 2, "holds a password"),
+    ("benchmark_memory.py", ["--dsn", "postgresql://u@127.0.0.1/db?password=pw"], 2, "holds a password"),
+    ("smoke_test.py", ["--token", "s3cret"], 2, "no secret on the command line"),
+    ("smoke_test.py", ["--token-file", "/nonexistent/token"], 2, "not a readable text file"),
+    ("smoke_test.py", ["--token-file", "/tmp"], 2, "not a readable text file"),
 ]
 
 
