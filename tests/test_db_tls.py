@@ -43,6 +43,8 @@ class Front:
     right_ca: str
     wrong_ca: str
     folder: Path
+    other_name: TlsPostgres
+    """The same database behind a certificate (from the right CA) for another name: a DNS name mismatch."""
 
     def uri(self, host: str = HOST, port: int | None = None) -> str:
         """The superuser's URI (its password inside, as LETTA_PG_URI has the app's) through the front."""
@@ -61,8 +63,10 @@ def front() -> Iterator[Front]:
     folder = Path(tempfile.mkdtemp(prefix="letta-tls-test-"))
     right, wrong = make_ca("letta test database CA"), make_ca("some other CA")
     cert, key = issue_server_cert(right, HOST, folder)
-    with TlsPostgres(postgres.port, cert, key) as server:
-        yield Front(server, postgres, right.cert_pem, wrong.cert_pem, folder)
+    (folder / "other").mkdir()
+    other_cert, other_key = issue_server_cert(right, "aurora.example.internal", folder / "other")
+    with TlsPostgres(postgres.port, cert, key) as server, TlsPostgres(postgres.port, other_cert, other_key) as other:
+        yield Front(server, postgres, right.cert_pem, wrong.cert_pem, folder, other)
 
 
 def verifying_env(ca_pem: str, mode: str = "verify-full") -> dict[str, str]:
@@ -154,7 +158,8 @@ def test_the_right_ca_starts_letta_after_one_line_and_the_lock_session_verifies_
     ("case", "host", "ca", "says"),
     [
         ("wrong-ca", HOST, "wrong", "failed verification (unable to get local issuer certificate)"),
-        ("wrong-host", "127.0.0.1", "right", "mismatch, certificate is not valid for '127.0.0.1'"),
+        ("wrong-ip", "127.0.0.1", "right", "(IP address mismatch, certificate is not valid for '127.0.0.1'.)"),
+        ("wrong-name", "other", "right", "(Hostname mismatch, certificate is not valid for 'localhost'.)"),
     ],
 )
 def test_a_wrong_ca_or_host_name_stops_the_start_with_one_clear_line(
@@ -162,7 +167,10 @@ def test_a_wrong_ca_or_host_name_stops_the_start_with_one_clear_line(
 ) -> None:
     marker = front.folder / f"started-{case}"
     pem = front.right_ca if ca == "right" else front.wrong_ca
-    done = run_supervisor(front, front.uri(host=host), pem, marker)
+    # "other": the front whose certificate names aurora.example.internal, reached as localhost.
+    uri = front.uri(port=front.other_name.port) if host == "other" else front.uri(host=host)
+    host = HOST if host == "other" else host
+    done = run_supervisor(front, uri, pem, marker)
     lines = (done.stdout + done.stderr).splitlines()
     print(lines)
     assert done.returncode == supervisor.EX_CONFIG
