@@ -28,6 +28,7 @@ import pg8000.native
 import pytest
 
 from scripts.embedded_postgres import EmbeddedPostgres
+from scripts.rehearsal.container import ContainerSpec, container_env
 from stacks.service import supervisor
 from stacks.service.log_filter import start_command
 from tests.postgres_server import shared_server
@@ -111,7 +112,6 @@ def run_supervisor(front: Front, uri: str, ca_pem: str, start_marker: Path) -> s
         "LETTA_PG_URI": uri,
         supervisor.SSL_MODE_VAR: "verify-full",
         supervisor.DB_CA_VAR: ca_pem,
-        supervisor.LOCK_SWITCH_VAR: "off",
     }
     command = start_command(masked_env_vars=["LETTA_PG_URI"], start=str(start), python=sys.executable)
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=60, check=False)
@@ -136,6 +136,8 @@ def test_the_right_ca_starts_letta_after_one_line_and_the_lock_session_verifies_
     assert done.returncode == 0, done.stderr
     assert marker.exists()
     assert "database TLS: localhost:" in done.stderr and "verified (chain and host name" in done.stderr
+    # The migration lock's session went through the same front, verified (pg8000 with the supervisor's context).
+    assert "migration lock: acquired" in done.stderr
     # The migration lock's pg8000 session, with the supervisor's verifying context.
     env = verifying_env(front.right_ca)
     saved = dict(os.environ)
@@ -260,3 +262,16 @@ def test_verify_full_without_roots_or_with_no_certificate_is_refused_in_one_line
     env = {supervisor.SSL_MODE_VAR: "verify-full", supervisor.SSL_ROOT_CERT_VAR: "/etc/ssl/db.pem"}
     assert supervisor.prepare_db_tls(env) is None and env[supervisor.SSL_ROOT_CERT_VAR] == "/etc/ssl/db.pem"
     assert supervisor.db_ssl_context(verifying_env(make_ca("x").cert_pem, "verify-ca")).check_hostname is False
+
+
+def test_the_rehearsal_leaves_the_tls_variables_out() -> None:
+    # Its embedded PostgreSQL has no TLS (docs/network.md); every other task variable reaches the command.
+    spec = ContainerSpec(
+        command=[],
+        environment={supervisor.SSL_MODE_VAR: "verify-full", supervisor.DB_CA_VAR: "roots", "SECURE": "true"},
+        secret_names=[],
+        template=Path("letta-dev-service.template.json"),
+    )
+    env = container_env(spec, {}, offline=False)
+    assert env["SECURE"] == "true"
+    assert supervisor.SSL_MODE_VAR not in env and supervisor.DB_CA_VAR not in env
