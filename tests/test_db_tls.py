@@ -275,3 +275,20 @@ def test_the_rehearsal_leaves_the_tls_variables_out() -> None:
     env = container_env(spec, {}, offline=False)
     assert env["SECURE"] == "true"
     assert supervisor.SSL_MODE_VAR not in env and supervisor.DB_CA_VAR not in env
+
+
+def test_roots_that_do_not_load_or_a_bad_port_stop_the_start_with_one_line(front: Front) -> None:
+    marker = front.folder / "started-garbage"
+    garbage = "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n"
+    done = run_supervisor(front, front.uri(), garbage, marker)
+    assert done.returncode == supervisor.EX_CONFIG and not marker.exists()
+    assert done.stderr.splitlines() == [
+        "letta-supervisor: the CA roots in PGSSLROOTCERT cannot be loaded (SSLError): refusing to start"
+    ]
+    line, code = supervisor.tls_preflight(
+        "postgresql://u:p@localhost:port/db", supervisor.db_ssl_context(verifying_env(front.right_ca))
+    )
+    assert (line, code) == (
+        "database TLS: LETTA_PG_URI has no valid host and port: refusing to start",
+        supervisor.EX_CONFIG,
+    )

@@ -258,7 +258,10 @@ def tls_preflight(uri: str, context: ssl.SSLContext, *, timeout: float = PREFLIG
     """One TLS handshake with the database of `uri` (SSLRequest, then TLS with `context`), no login. Returns (line,
     exit code): 0 when the server's certificate verified, EX_CONFIG when it did not or the server offers no TLS,
     EX_TEMPFAIL when the server cannot be reached. The line never shows the URI's credentials."""
-    args = pg_connect_args(uri)
+    try:
+        args = pg_connect_args(uri)
+    except ValueError:  # a port that is not a number
+        return "database TLS: LETTA_PG_URI has no valid host and port: refusing to start", EX_CONFIG
     host, port = args["host"], args["port"]
     where = f"{host}:{port}"
     checks = "chain and host name" if context.check_hostname else "chain"
@@ -646,7 +649,11 @@ def main(argv: list[str]) -> int:
     if problem:
         _say(problem)
         return EX_CONFIG
-    context = db_ssl_context(os.environ)
+    try:
+        context = db_ssl_context(os.environ)
+    except (ssl.SSLError, OSError) as error:  # a PEM block that is no certificate, an unreadable file
+        _say(f"the CA roots in {SSL_ROOT_CERT_VAR} cannot be loaded ({type(error).__name__}): refusing to start")
+        return EX_CONFIG
     if context is not None:
         line, code = tls_preflight(os.environ["LETTA_PG_URI"], context)
         _say(line)
