@@ -47,14 +47,14 @@ def test_the_committed_bundle_passes_its_checks_and_its_readme_is_current(capsys
     assert update_rds_ca.main(["--check"]) == 0
     print(capsys.readouterr().out)
     roots = check_roots(BUNDLE.read_bytes(), now=NOW)
-    assert len(roots) == 96
-    assert len({r.region for r in roots}) == 32
+    assert len(roots) == 81
+    assert len({r.region for r in roots}) == 27
 
 
 def test_each_regions_roots_are_the_three_certificates_named_for_it() -> None:
     # Synth selects by the `# <common name>` line above each certificate: it must name the certificate below it.
     regions = roots_by_region()
-    assert len(regions) == 32
+    assert len(regions) == 27
     for region, pem in regions.items():
         names = sorted(
             c.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0].value
@@ -63,7 +63,8 @@ def test_each_regions_roots_are_the_three_certificates_named_for_it() -> None:
         assert names == [f"Amazon RDS {region} Root CA {kind} G1" for kind in ("ECC384", "RSA2048", "RSA4096")]
     # The regions the config admits but the bundle lacks are exactly those the config refuses with verification.
     missing = sorted(r for r in DATA_API_REGIONS if region_roots(r) is None)
-    assert missing == ["ap-east-2", "cn-north-1", "cn-northwest-1", "us-gov-east-1", "us-gov-west-1"]
+    newer = ["ap-east-2", "ap-southeast-5", "ap-southeast-7", "ca-west-1", "il-central-1", "mx-central-1"]
+    assert missing == sorted([*newer, "cn-north-1", "cn-northwest-1", "us-gov-east-1", "us-gov-west-1"])
 
 
 def test_the_bundle_header_lines_state_each_roots_sha256() -> None:
@@ -92,7 +93,7 @@ def test_expired_beta_and_foreign_certificates_are_left_out() -> None:
         (lambda: cert(US_EAST_1, issuer="Amazon RDS us-east-1 Subordinate CA"), "is not self-signed"),
         (lambda: cert(US_EAST_1) + cert(US_EAST_1), "two different certificates named"),
         (lambda: "not a bundle", "not a PEM certificate bundle"),
-        (lambda: cert(US_EAST_1), "1 valid RDS root certificates, fewer than the 90 expected"),
+        (lambda: cert(US_EAST_1), "1 valid RDS root certificates, fewer than the 80 expected"),
     ],
     ids=["forged-signature", "not-self-signed", "two-under-one-name", "garbage", "too-few"],
 )
