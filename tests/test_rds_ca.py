@@ -114,3 +114,18 @@ def test_the_update_writes_nothing_when_the_download_fails_its_checks(
         r"update_rds_ca: 'Amazon RDS us-east-1 Root CA RSA2048 G1' has no valid .*\n", capsys.readouterr().err
     )
     assert BUNDLE.read_bytes() == before
+
+
+def test_the_update_rewrites_both_files_so_that_its_own_check_passes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The update path end to end, offline: `--from` a downloaded copy (here the committed bundle) into a copy of
+    # the folder, then `--check` on what it wrote.
+    monkeypatch.setattr(update_rds_ca, "BUNDLE", tmp_path / "rds-roots.pem")
+    monkeypatch.setattr(update_rds_ca, "README", tmp_path / "README.md")
+    monkeypatch.setattr(update_rds_ca, "ROOT", tmp_path)
+    assert update_rds_ca.main(["--from", str(BUNDLE)]) == 0
+    written = (tmp_path / "rds-roots.pem").read_text()
+    assert written.split("\n", 2)[2] == BUNDLE.read_text().split("\n", 2)[2]  # the same roots; only the date differs
+    assert f"retrieved {NOW.date().isoformat()}" in (tmp_path / "README.md").read_text()
+    assert update_rds_ca.main(["--check"]) == 0
