@@ -26,6 +26,7 @@ from stacks import aws_rules, context_values, letta_contract
 from stacks.aws_rules import FARGATE_SIZES, LOG_RETENTION_DAYS
 from stacks.config_error import ConfigError
 from stacks.connection_budget import ConnectionBudget
+from stacks.service.db_tls import region_roots
 
 __all__ = [
     "CONFIG_KEYS",
@@ -155,6 +156,12 @@ class LettaConfig(BaseModel):
         "Letta's SQLAlchemy pool (LETTA_DISABLE_SQLALCHEMY_POOLING=false): bounds connections per task; off, a "
         "connection per session and no idle ones to keep auto-pause away",
         prod=True,
+    )
+    db_tls_verify: bool = key(
+        True,
+        "true, false; true needs a region the committed RDS bundle has roots for",
+        "Letta's server verifies Aurora's certificate against the RDS roots of the stack's region (PGSSLMODE="
+        "verify-full; chain only with db_pooling, docs/network.md); false: encrypted, unverified",
     )
     postgres_version: Literal["17.4", "17.5", "17.6", "17.7", "17.9"] = key(
         DEFAULT_POSTGRES_VERSION,
@@ -697,6 +704,13 @@ class LettaConfig(BaseModel):
             arn = getattr(self, name)
             if arn and (problem := aws_rules.secret_arn_problem(arn, region)):
                 raise ConfigError(name, arn, problem)
+        if self.db_tls_verify and region and region_roots(region) is None:
+            raise ConfigError(
+                "db_tls_verify",
+                True,
+                f"false in {region}: stacks/service/rds_ca/rds-roots.pem has no RDS roots for it (China and GovCloud "
+                "publish their own bundles; a newer region: run scripts/update_rds_ca.py)",
+            )
 
     def _secret_rules(self) -> None:
         if self.llm_secret_arn:

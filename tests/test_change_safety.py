@@ -122,6 +122,13 @@ CHANGES = [
         {(DATA, "DatabaseClusterReader"): "WILL_CREATE", (SERVICE, "AlarmsAuroraReaderLag"): "WILL_CREATE"},
     ),
     Change(
+        # What deploying verified TLS (db_tls_verify, on by default) does to a service deployed before it.
+        "verified TLS to Aurora on",
+        {**DEV, "db_tls_verify": False},
+        DEV,
+        {(SERVICE, "LettaTask"): "WILL_REPLACE"},
+    ),
+    Change(
         "Letta's connection pool on",
         DEV,
         {**DEV, "db_pooling": True},
@@ -391,6 +398,14 @@ def test_a_config_change_updates_in_place_and_loses_nothing(change: Change) -> N
         assert "DesiredCount" not in service["Properties"]
         (task_id,) = [k for k, r in template["Resources"].items() if r["Type"] == "AWS::ECS::TaskDefinition"]
         assert service["Properties"]["TaskDefinition"] == {"Ref": task_id}
+
+
+def test_verified_tls_reaches_a_deployed_service_as_a_new_task_definition_revision_only() -> None:
+    summary = diffs()["verified TLS to Aurora on"]
+    assert summary[DATA]["resources"] == {}
+    changed = {k: (v["type"], v["impact"]) for k, v in summary[SERVICE]["resources"].items()}
+    print(changed)
+    assert list(changed.values()) == [("AWS::ECS::TaskDefinition", "WILL_REPLACE")]
 
 
 def test_destroying_and_redeploying_the_service_stack_loses_nothing() -> None:

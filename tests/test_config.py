@@ -308,6 +308,10 @@ INVALID: list[tuple[dict[str, Any], str, str]] = [
     ({"cache_node_type": "t4g.micro"}, "cache_node_type", "cache.<family>.<size>"),
     ({"readers": 2}, "readers", "0 or 1"),
     ({"db_pooling": "sometimes"}, "db_pooling", "true or false"),
+    ({"db_tls_verify": "sometimes"}, "db_tls_verify", "true or false"),
+    # Verified TLS needs the region's RDS roots in the committed bundle (stacks/service/rds_ca/).
+    ({"region": "ap-east-2"}, "db_tls_verify", "false in ap-east-2: stacks/service/rds_ca/rds-roots.pem has no RDS"),
+    ({"region": "cn-north-1"}, "db_tls_verify", "China and GovCloud publish their own bundles"),
     # 3 tasks x 2 x 36 + 11 = 227 connections against 189 at 1 ACU.
     ({"max_tasks": 3}, "max_acu", "a connection budget that fits: 3 tasks x 2 (deployment overlap) x 36"),
     ({**PROD, "max_acu": 1}, "max_acu", "= 299; Aurora's max_connections at max_acu 1 (min_acu 0.5) is 189"),
@@ -549,6 +553,8 @@ VALID: list[dict[str, Any]] = [
     {"certificate_arn": CERT_US, "browser_origins": ["https://ade.example.com", "https://tools.example.co.uk:8443"]},
     {"vpc_cidr": "192.168.0.0/20", "nat_gateways": 1},
     {"vpc_cidr": "172.31.0.0/16", "vpc_id": None},
+    # A region the RDS bundle lacks, knowingly unverified.
+    {"region": "ap-east-2", "db_tls_verify": False},
 ]
 
 

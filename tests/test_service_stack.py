@@ -49,6 +49,9 @@ def test_letta_pg_uri_is_injected_as_a_secret_from_the_connection_string() -> No
     environment = {e["Name"]: e["Value"] for e in letta.get("Environment", [])}
     # The image ignores the separate parts and would silently fall back to an in-container Postgres.
     assert not [name for name in environment if name.startswith("LETTA_PG")]
+    # Verified TLS to Aurora (tests/test_db_tls_synth.py): no region at synth here, so the deploying region's roots.
+    assert environment.pop("PGSSLMODE") == "verify-full"
+    assert environment.pop("LETTA_DB_CA_PEM")["Fn::FindInMap"][1:] == [{"Ref": "AWS::Region"}, "pem"]
     assert environment == {
         "SECURE": "true",
         "LETTA_SERVER_SECURE": "true",

@@ -11,6 +11,9 @@ What is adapted, and only that (the command and `startup.sh` run byte for byte):
   does not, and on the image's fixed 6379 a second rehearsal's Letta would silently share the first one's Redis;
 - `/usr/local/bin/otelcol-contrib` is absent: `startup.sh` starts it in the background, where the failure
   does not stop the script (`set -e` ignores asynchronous commands); `up` says so in one line.
+Variables the rehearsal leaves out of the task's: PGSSLMODE and the RDS roots (LETTA_DB_CA_PEM): the embedded
+PostgreSQL has no TLS, and no RDS root would sign its certificate if it had (tests/test_db_tls.py proves the verified
+path against a TLS-only PostgreSQL with a test CA).
 Variables the rehearsal adds to the task's: PATH, HOME (`<state>/letta-<n>/home`), HOST/PORT (the script's
 own knobs: loopback and a port per instance), OPENAI_BASE_URL (the offline echo: an endpoint, not a secret,
 so it is not in the LLM-keys secret), LETTA_REDIS_HOST/PORT when instances share a Redis (LETTA_REDIS_PORT alone
@@ -29,6 +32,7 @@ from pathlib import Path
 from scripts.operator_cli import OperatorError
 from stacks import letta_contract as letta
 from stacks.service.log_filter import SUPERVISOR_SOURCE
+from stacks.service.supervisor import DB_CA_VAR, SSL_MODE_VAR
 
 CLOSED_PROXY = "http://127.0.0.1:9"
 SYNTH_HINT = "run `bash scripts/setup.sh`, or `npx cdk synth -c env=dev -o cdk.out/dev`"
@@ -76,11 +80,8 @@ def container_env(spec: ContainerSpec, secrets: Mapping[str, str], *, offline: b
     missing = [name for name in spec.secret_names if name not in secrets]
     if missing:
         raise OperatorError(f"the task definition names secrets the rehearsal cannot supply: {', '.join(missing)}")
-    env = (
-        spec.environment
-        | {name: secrets[name] for name in spec.secret_names}
-        | {"HOST": "127.0.0.1", "LANG": "C.UTF-8"}
-    )
+    task = {k: v for k, v in spec.environment.items() if k not in (SSL_MODE_VAR, DB_CA_VAR)}  # see the docstring
+    env = task | {name: secrets[name] for name in spec.secret_names} | {"HOST": "127.0.0.1", "LANG": "C.UTF-8"}
     if offline:
         env |= dict.fromkeys(("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"), CLOSED_PROXY)
         env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost,::1"

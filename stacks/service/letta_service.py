@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 
-from aws_cdk import Annotations, Duration, RemovalPolicy, Stack
+from aws_cdk import Annotations, Aws, CfnMapping, Duration, RemovalPolicy, Stack, Token
 from aws_cdk import aws_certificatemanager as acm
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
@@ -16,12 +16,15 @@ from aws_cdk import aws_route53_targets as route53_targets
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
+from stacks import aws_rules
 from stacks import letta_contract as contract
 from stacks.data.image_mirror import ECR_LOGIN_REASON
 from stacks.letta_contract import HEALTH_PATH
 from stacks.letta_contract import PORT as LETTA_PORT
 from stacks.nag import acknowledge, skip_checkov
+from stacks.service.db_tls import roots_by_region
 from stacks.service.log_filter import LLM_KEY_MAP_VAR, LLM_KEYS_VAR, start_command
+from stacks.service.supervisor import DB_CA_VAR, SSL_MODE_VAR
 
 # First start runs every migration, heavy imports and provider look-ups before the port opens.
 HEALTH_CHECK_GRACE = Duration.seconds(300)
@@ -36,7 +39,9 @@ class LettaService(Construct):
     The database connection arrives as one ECS secret, `LETTA_PG_URI`, from the generated connection-string
     secret; secure mode is on with a generated server password; LLM keys come from `llm_secret`. With `redis_host`
     the tasks share that Redis (else each starts its own: one task only); `db_pooling` sets Letta's SQLAlchemy pool
-    explicitly (LETTA_DISABLE_SQLALCHEMY_POOLING), never leaving it to Letta's default. Container
+    explicitly (LETTA_DISABLE_SQLALCHEMY_POOLING), never leaving it to Letta's default. With `db_tls_verify` the task
+    carries PGSSLMODE=verify-full and the RDS roots of its region, which the supervisor checks Aurora's certificate
+    against before Letta starts (stacks/service/db_tls.py). Container
     output passes through a filter that masks every secret before CloudWatch. New tasks must pass
     `/v1/health/`; a deployment that cannot get there rolls back (circuit breaker).
 
@@ -82,6 +87,7 @@ class LettaService(Construct):
         hosted_zone_id: str | None = None,
         hosted_zone_name: str | None = None,
         browser_origins: Sequence[str] = (),
+        db_tls_verify: bool = False,
     ) -> None:
         super().__init__(scope, id)
         # The app security group belongs to the data stack. Imported immutable, CDK adds no rule to it there
@@ -131,6 +137,9 @@ class LettaService(Construct):
                     if redis_host and redis_port
                     else {}
                 ),
+                # The supervisor writes the roots to a file for PGSSLROOTCERT and checks the database's certificate
+                # before Letta starts; asyncpg then reads both variables (docs/network.md, "Verified TLS to Aurora").
+                **({SSL_MODE_VAR: "verify-full", DB_CA_VAR: self._rds_roots()} if db_tls_verify else {}),
             },
             secrets=secrets,
             logging=ecs.LogDriver.aws_logs(stream_prefix="letta", log_group=self.log_group),
@@ -216,6 +225,19 @@ class LettaService(Construct):
         )
         scheme = "https" if certificate else "http"
         self.url = f"{scheme}://{domain_name or self.load_balancer.load_balancer_dns_name}"
+
+    def _rds_roots(self) -> str:
+        """The RDS roots of the stack's region (the config has refused a region the bundle lacks). Without a region at
+        synth, the deploying region's roots by `Fn::FindInMap` over every region the config admits: the template
+        holds them all, each task definition only its own (CloudFormation refuses a region missing from the map
+        before it changes anything)."""
+        region = Stack.of(self).region
+        roots = roots_by_region()
+        if not Token.is_unresolved(region):
+            return roots[region]
+        regions = sorted(set(roots) & set(aws_rules.DATA_API_REGIONS))
+        mapping = CfnMapping(self, "RdsRoots", mapping={r: {"pem": roots[r]} for r in regions})
+        return mapping.find_in_map(Aws.REGION, "pem")
 
     def _certificate(
         self, certificate_arn: str | None, domain_name: str | None, zone: route53.IHostedZone | None
@@ -366,7 +388,8 @@ class LettaService(Construct):
             task,
             "AwsSolutions-ECS2",
             "The only plain environment variables are the secure-mode switches SECURE and LETTA_SERVER_SECURE, "
-            "the pooling switch LETTA_DISABLE_SQLALCHEMY_POOLING, uvicorn's keep-alive in seconds, the names of the "
+            "the pooling switch LETTA_DISABLE_SQLALCHEMY_POOLING, uvicorn's keep-alive in seconds, PGSSLMODE and the "
+            "public RDS root certificates (LETTA_DB_CA_PEM), the names of the "
             "LLM variables to export, the shared Redis's host and port (LETTA_REDIS_HOST/PORT: an address, no "
             "credential; Letta's Redis client has no AUTH) and the browser origins Letta admits (ACCEPTABLE_ORIGINS); "
             "the database URI, passwords, the encryption key and LLM keys are ECS secrets.",

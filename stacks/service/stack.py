@@ -62,6 +62,7 @@ class ServiceStack(Stack):
             hosted_zone_id=config.hosted_zone_id,
             hosted_zone_name=config.hosted_zone_name,
             browser_origins=config.browser_origins,
+            db_tls_verify=config.db_tls_verify,
         )
         alarms = None
         if config.alarms:

@@ -18,7 +18,18 @@ process that writes the log is PID 1 itself and exits only after the pipe is dra
   LETTA_LLM_KEYS, and LETTA_LLM_KEY_MAP (names only) says which member becomes which variable. A provider
   whose key is not stored yet is simply left out, where mapping single JSON keys as ECS secrets would keep
   every task from starting;
-- runs Letta's migrations and first-start writes once at a time across all tasks (the migration lock below).
+- runs Letta's migrations and first-start writes once at a time across all tasks (the migration lock below);
+- verifies the database's TLS certificate before Letta starts (verified TLS, below).
+
+Verified TLS. With PGSSLMODE=verify-full (or verify-ca) in the task definition, the supervisor writes the PEM roots
+that DB_CA_VAR carries (the RDS roots of the stack's region; the image stays as it is) to a file, points
+PGSSLROOTCERT at it, and makes one TLS handshake with the database (PostgreSQL's SSLRequest, then TLS with those
+roots and, for verify-full, the URI's host name) before anything else touches it. A wrong CA, a wrong host name or a
+server without TLS stops the start with one line and EX_CONFIG; an unreachable server with EX_TEMPFAIL. Letta's
+asyncpg reads PGSSLMODE and PGSSLROOTCERT from the environment (with pooling off; with pooling on Letta passes
+ssl="require", and asyncpg then checks the chain to PGSSLROOTCERT but not the host name), and the migration lock's
+pg8000 session uses the same verifying context. Letta's own migrations (pg8000, no environment settings) still
+encrypt without verifying: docs/network.md.
 
 The migration lock. Letta migrates at every start and takes no lock, and an image bump starts every new task
 together: two starts at once on one database fail in `alembic upgrade head` (a unique violation in pg_type) or
@@ -32,8 +43,9 @@ open transaction would make Letta's own `CREATE INDEX CONCURRENTLY` wait for it,
 deadlock), with an `idle_session_timeout` that the holder keeps resetting: a task that dies mid-migration loses
 the lock when its connection closes, or at the latest that many seconds after its last heartbeat (a vanished
 network peer). pg8000 is Letta's own migration driver, imported only when the lock is taken (the unit tests
-import this file without it); like Letta's migrations it uses TLS whenever the server offers it (Aurora with
-rds.force_ssl=1 requires it) and plain TCP only with a server that refuses TLS (the rehearsal's PostgreSQL).
+import this file without it); with verified TLS it verifies as above, else like Letta's migrations it uses TLS
+whenever the server offers it (Aurora with rds.force_ssl=1 requires it) and plain TCP only with a server that refuses
+TLS (the rehearsal's PostgreSQL).
 `LETTA_MIGRATION_LOCK=off` starts without it: the rehearsal's control that shows the race.
 """
 
@@ -45,12 +57,16 @@ import os
 import re
 import select
 import signal
+import socket
+import ssl
+import struct
 import sys
+import tempfile
 import threading
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from typing import Any
 
 MASK = b"****"
@@ -188,6 +204,92 @@ def _say(message: str, secrets: Iterable[bytes] = ()) -> None:
     _write_all(2, mask(f"letta-supervisor: {message}\n".encode(), secrets))
 
 
+# --- Verified TLS to the database (see the module docstring) ----------------------------------------------
+
+DB_CA_VAR = "LETTA_DB_CA_PEM"
+"""The task definition's PEM roots the database's certificate must chain to (the RDS roots of the stack's region)."""
+SSL_MODE_VAR = "PGSSLMODE"
+SSL_ROOT_CERT_VAR = "PGSSLROOTCERT"
+VERIFYING_MODES = ("verify-ca", "verify-full")
+PREFLIGHT_TIMEOUT_SECONDS = 15.0
+_SSL_REQUEST = struct.pack("!ii", 8, 80877103)
+"""PostgreSQL's SSLRequest: the server answers one byte, S (TLS follows) or N (no TLS)."""
+
+
+def ssl_mode(environ: Mapping[str, str]) -> str:
+    """PGSSLMODE as libpq and asyncpg read it ('' when unset)."""
+    return (environ.get(SSL_MODE_VAR) or "").strip()
+
+
+def prepare_db_tls(environ: MutableMapping[str, str]) -> str | None:
+    """When PGSSLMODE asks for verification: write DB_CA_VAR's roots to a new file and set PGSSLROOTCERT to it (a
+    PGSSLROOTCERT already set is kept when DB_CA_VAR is empty). One line why not, or None."""
+    mode = ssl_mode(environ)
+    if mode not in VERIFYING_MODES:
+        return None
+    pem = environ.get(DB_CA_VAR) or ""
+    if not pem.strip():
+        if environ.get(SSL_ROOT_CERT_VAR):
+            return None
+        return f"{SSL_MODE_VAR}={mode} but {DB_CA_VAR} holds no CA roots: refusing to start"
+    if "-----BEGIN CERTIFICATE-----" not in pem:
+        return f"{DB_CA_VAR} holds no PEM certificate: refusing to start"
+    path = os.path.join(tempfile.mkdtemp(prefix="letta-db-ca-"), "db-ca-roots.pem")
+    with open(path, "w", encoding="utf-8") as roots:
+        roots.write(pem)
+    environ[SSL_ROOT_CERT_VAR] = path
+    return None
+
+
+def db_ssl_context(environ: Mapping[str, str]) -> ssl.SSLContext | None:
+    """The context asyncpg builds for PGSSLMODE verify-ca/verify-full: only PGSSLROOTCERT's roots, the certificate
+    required, the host name checked for verify-full. None when PGSSLMODE asks for no verification."""
+    mode = ssl_mode(environ)
+    if mode not in VERIFYING_MODES:
+        return None
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.load_verify_locations(cafile=environ[SSL_ROOT_CERT_VAR])
+    context.check_hostname = mode == "verify-full"
+    context.verify_mode = ssl.CERT_REQUIRED
+    return context
+
+
+def tls_preflight(uri: str, context: ssl.SSLContext, *, timeout: float = PREFLIGHT_TIMEOUT_SECONDS) -> tuple[str, int]:
+    """One TLS handshake with the database of `uri` (SSLRequest, then TLS with `context`), no login. Returns (line,
+    exit code): 0 when the server's certificate verified, EX_CONFIG when it did not or the server offers no TLS,
+    EX_TEMPFAIL when the server cannot be reached. The line never shows the URI's credentials."""
+    try:
+        args = pg_connect_args(uri)
+    except ValueError:  # a port that is not a number
+        return "database TLS: LETTA_PG_URI has no valid host and port: refusing to start", EX_CONFIG
+    host, port = args["host"], args["port"]
+    where = f"{host}:{port}"
+    checks = "chain and host name" if context.check_hostname else "chain"
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as sock:
+            sock.sendall(_SSL_REQUEST)
+            answer = sock.recv(1)
+            if answer != b"S":
+                return f"database TLS: {where} offers no TLS (answered {answer!r} to SSLRequest): refusing to start", (
+                    EX_CONFIG
+                )
+            with context.wrap_socket(sock, server_hostname=host) as tls:
+                version = tls.version()
+    except ssl.SSLCertVerificationError as error:
+        why = " ".join(str(error.verify_message or error.reason or error).split())
+        return (
+            f"database TLS: the certificate of {where} failed verification ({why}) against the roots in "
+            f"{SSL_ROOT_CERT_VAR}: refusing to start",
+            EX_CONFIG,
+        )
+    except ssl.SSLError as error:
+        return f"database TLS: handshake with {where} failed ({error.reason or error}): refusing to start", EX_CONFIG
+    except OSError as error:
+        why = error.strerror or type(error).__name__
+        return f"database TLS: cannot reach {where} ({why}); exiting {EX_TEMPFAIL} so that ECS tries again", EX_TEMPFAIL
+    return f"database TLS: {where} verified ({checks}, {version}) against the roots in {SSL_ROOT_CERT_VAR}", 0
+
+
 # --- The migration lock and the index repair (see the module docstring) ---------------------------------
 
 MIGRATION_LOCK_KEY = 7810777171939388775
@@ -237,12 +339,18 @@ def pg_connect_args(uri: str) -> dict[str, Any]:
 
 
 def connect(uri: str, timeout: float | None = CONNECT_TIMEOUT_SECONDS) -> Any:
-    """A pg8000 native connection (autocommit) to `uri`: TLS when the server offers it, unverified as Letta's
-    own drivers are (pg8000's default), plain TCP only when the server refuses TLS. `timeout` bounds every socket
+    """A pg8000 native connection (autocommit) to `uri`. With PGSSLMODE verify-ca/verify-full: TLS verified as
+    `db_ssl_context` says, or no connection. Otherwise TLS when the server offers it, unverified as Letta's own
+    migrations are (pg8000's default), plain TCP only when the server refuses TLS. `timeout` bounds every socket
     operation, the connect included (None: a statement may take as long as it takes)."""
     import pg8000.native  # Letta's migration driver, in the image's venv
 
-    return pg8000.native.Connection(**pg_connect_args(uri), application_name="letta-supervisor", timeout=timeout)
+    return pg8000.native.Connection(
+        **pg_connect_args(uri),
+        application_name="letta-supervisor",
+        timeout=timeout,
+        ssl_context=db_ssl_context(os.environ),
+    )
 
 
 def db_error(error: BaseException) -> str:
@@ -537,10 +645,20 @@ def main(argv: list[str]) -> int:
     if not argv:
         _say("usage: supervisor START [MASKED_VARIABLE ...]")
         return 64
-    problem = pg_uri_problem(os.environ)
+    problem = pg_uri_problem(os.environ) or prepare_db_tls(os.environ)
     if problem:
         _say(problem)
         return EX_CONFIG
+    try:
+        context = db_ssl_context(os.environ)
+    except (ssl.SSLError, OSError) as error:  # a PEM block that is no certificate, an unreadable file
+        _say(f"the CA roots in {SSL_ROOT_CERT_VAR} cannot be loaded ({type(error).__name__}): refusing to start")
+        return EX_CONFIG
+    if context is not None:
+        line, code = tls_preflight(os.environ["LETTA_PG_URI"], context)
+        _say(line)
+        if code:
+            return code
     try:
         llm = llm_variables(os.environ)
     except ValueError as error:
