@@ -30,7 +30,7 @@ README_COMMANDS = (
     "bash scripts/setup.sh && bash scripts/rehearse.sh",
     ".venv/bin/python -m pytest",
 )
-FAST_TIER = '.venv/bin/python -m pytest -m "not synth and not cli and not postgres and not letta"'
+FAST_TIER = '.venv/bin/python -m pytest -m "not synth and not cli and not postgres and not letta" -n 0'
 # Placeholders the pages write, and a value of the right shape for each.
 PLACEHOLDERS = {
     "agent-...": "agent-00000000-0000-4000-8000-000000000000",
