@@ -16,6 +16,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_rds as rds
 from aws_cdk import aws_secretsmanager as secretsmanager
 
+from stacks.data.load_balancer import ApiLoadBalancer
 from stacks.pgvector.construct import PgvectorBootstrap
 from stacks.service.letta_service import LettaService
 from tests.cdk_app import only, resources
@@ -101,6 +102,7 @@ def service_template(**overrides: Any) -> dict[str, Any]:
     stack = cdk.Stack(cdk.App(), "Bare")
     vpc = ec2.Vpc(stack, "Vpc", max_azs=2, nat_gateways=0)
     secret = secretsmanager.Secret(stack, "Secret")
+    api = ApiLoadBalancer(stack, "Api", vpc=vpc, allowed_cidrs=["203.0.113.7/32"], tls=False, deletion_protection=False)
     props: dict[str, Any] = {
         "vpc": vpc,
         "cluster_name": "letta-bare",
@@ -117,7 +119,8 @@ def service_template(**overrides: Any) -> dict[str, Any]:
         "encryption_key_secret": secret,
         "llm_secret": secret,
         "llm_secret_keys": {"OPENAI_API_KEY": "OPENAI_API_KEY"},
-        "api_allowed_cidrs": ["203.0.113.7/32"],
+        "load_balancer": api.load_balancer,
+        "load_balancer_security_group": api.security_group,
         "certificate_arn": None,
         "min_tasks": 1,
         "max_tasks": 1,

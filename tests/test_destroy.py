@@ -81,8 +81,8 @@ def test_the_image_mirror_goes_with_its_images() -> None:
 
 def test_prod_load_balancer_needs_an_explicit_step_before_it_can_go() -> None:
     for profile, protected in (("dev", "false"), ("prod", "true")):
-        service = synthesized(profile=profile, allow_plain_http=True).templates()["letta-dev-service"]["Resources"]
-        [balancer] = [r for r in service.values() if r["Type"] == "AWS::ElasticLoadBalancingV2::LoadBalancer"]
+        data = synthesized(profile=profile, allow_plain_http=True).templates()["letta-dev-data"]["Resources"]
+        [balancer] = [r for r in data.values() if r["Type"] == "AWS::ElasticLoadBalancingV2::LoadBalancer"]
         attributes = {a["Key"]: a["Value"] for a in balancer["Properties"]["LoadBalancerAttributes"]}
         assert attributes["deletion_protection.enabled"] == protected
 

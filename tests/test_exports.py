@@ -29,6 +29,9 @@ STABLE_ATTRIBUTES = {
     # The primary endpoint of a cluster-mode-disabled replication group is named after the group and kept for its
     # life (node type changes, engine upgrades and failovers leave it in place).
     ("AWS::ElastiCache::ReplicationGroup", "PrimaryEndPoint.Address"),
+    # A load balancer's DNS name and its zone are fixed for its life (only a new load balancer has new ones).
+    ("AWS::ElasticLoadBalancingV2::LoadBalancer", "DNSName"),
+    ("AWS::ElasticLoadBalancingV2::LoadBalancer", "CanonicalHostedZoneID"),
 }
 
 

@@ -73,7 +73,7 @@ def test_each_tier_lands_in_its_subnets() -> None:
     assert subnet_group["Properties"]["SubnetIds"] == ids(EXISTING_VPC["vpc_database_subnet_ids"])
     (cache_group,) = resources(data, "AWS::ElastiCache::SubnetGroup").values()
     assert cache_group["Properties"]["SubnetIds"] == ids(EXISTING_VPC["vpc_database_subnet_ids"])
-    (balancer,) = resources(service, "AWS::ElasticLoadBalancingV2::LoadBalancer").values()
+    (balancer,) = resources(data, "AWS::ElasticLoadBalancingV2::LoadBalancer").values()
     assert balancer["Properties"]["Subnets"] == ids(EXISTING_VPC["vpc_public_subnet_ids"])
     (ecs_service,) = resources(service, "AWS::ECS::Service").values()
     network = ecs_service["Properties"]["NetworkConfiguration"]["AwsvpcConfiguration"]
