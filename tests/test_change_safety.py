@@ -267,21 +267,21 @@ CHANGES = [
         "rotating the app role's password",
         DEV,
         {**DEV, "app_password_generation": 2},
-        {(DATA, "Custom::PgvectorBootstrap"): "WILL_UPDATE", (SERVICE, "LettaTask"): "WILL_REPLACE"},
+        {(SERVICE, "Custom::PgvectorBootstrap"): "WILL_UPDATE", (SERVICE, "LettaTask"): "WILL_REPLACE"},
         regenerates=("PgvectorAppCredentials",),
     ),
     Change(
         "renaming the app role",
         DEV,
         {**DEV, "app_db_user": "letta_service"},
-        {(DATA, "Custom::PgvectorBootstrap"): "WILL_UPDATE", (SERVICE, "LettaTask"): "WILL_REPLACE"},
+        {(SERVICE, "Custom::PgvectorBootstrap"): "WILL_UPDATE", (SERVICE, "LettaTask"): "WILL_REPLACE"},
         regenerates=("PgvectorAppCredentials",),
     ),
     Change(
         "a new bootstrap SQL file",
         DEV,
         {**DEV, "_extra_sql": "SELECT 1;"},
-        {(DATA, "Custom::PgvectorBootstrap"): "WILL_UPDATE"},
+        {(SERVICE, "Custom::PgvectorBootstrap"): "WILL_UPDATE"},
     ),
 ]
 
@@ -566,9 +566,9 @@ DEPLOYED_BEFORE_MOVES = ROOT / "tests" / "fixtures" / "deployed_before_moves"
 
 def test_moving_a_deployed_prod_replaces_the_load_balancer_and_the_reader_and_nothing_that_holds_data() -> None:
     """What `cdk deploy --all` does to a prod environment deployed before the load balancer moved into the data
-    stack and the reader into a stack of its own: the old templates are the ones main synthesized then
-    (tests/fixtures/deployed_before_moves, scripts/setup.sh's prod context). docs/deploy-time.md, "Moving a deployed
-    environment", gives the steps this diff implies."""
+    stack, the reader into a stack of its own and the bootstrap's run into the service stack: the old templates
+    are the ones main synthesized then (tests/fixtures/deployed_before_moves, scripts/setup.sh's prod context).
+    docs/deploy-time.md, "Moving a deployed environment", gives the steps this diff implies."""
     from scripts.synthesized import synthesize as synthesize_profile
 
     new = synthesize_profile("prod")
@@ -610,6 +610,12 @@ def test_moving_a_deployed_prod_replaces_the_load_balancer_and_the_reader_and_no
     for (stack, kind, logical_id), change in impacts.items():
         if kind in PROTECTED and change in LOSSY:
             assert (stack, logical_id) == ("data", "DatabaseClusterReader78F"), (stack, kind, logical_id, change)
+    # The bootstrap's run moves too: the data stack deletes its custom resource (Delete does nothing to the data), the
+    # service stack creates one that applies the same idempotent files, sets the same app password and writes the
+    # same URI before the service's update (the service depends on it). Its Lambda and secrets stay where they are.
+    assert impact("data", "Custom::PgvectorBootstrap", "Pgvector") == "WILL_DESTROY"
+    assert impact("service", "Custom::PgvectorBootstrap", "Pgvector") == "WILL_CREATE"
+    assert not [k for k in impacts if k[0] == "data" and k[1] in ("AWS::Lambda::Function", "AWS::IAM::Role")]
     # The data stack is updated first, while the old service stack still imports from it: every export the old
     # service imports is still exported, with the same value.
     old_exports, new_exports = exports(old["letta-prod-data"]), exports(new["letta-prod-data"])

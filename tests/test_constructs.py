@@ -53,6 +53,7 @@ def bootstrap_template(tmp_path: Path, *, app_role: str = "letta_app", generatio
         log_retention=logs.RetentionDays.ONE_WEEK,
         sql_dir=tmp_path,
     )
+    bootstrap.run.create(stack, "Run")
     template = assertions.Template.from_stack(stack).to_json()
     template["revision"] = bootstrap.connection_revision
     return template
@@ -66,7 +67,7 @@ def test_bootstrap_carries_its_inputs_and_waits_for_the_writer(tmp_path: Path) -
     assert (props["AppRole"], props["Database"]) == ("letta_app", "letta")
     assert json.loads(props["AppSecretGenerator"]) == {"generation": "1", "username": "letta_app"}
     writer = next(iter(resources(template, "AWS::RDS::DBInstance")))
-    assert writer in resource["DependsOn"]
+    assert props["WriterInstance"] == {"Ref": writer}
     # A stuck bootstrap fails the stack in minutes, and its Lambda stays out of the VPC.
     assert props["ServiceTimeout"] == "840"
     for function in resources(template, "AWS::Lambda::Function").values():

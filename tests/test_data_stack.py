@@ -96,9 +96,12 @@ def test_rds_manages_and_rotates_the_master_password() -> None:
     # No master secret of our own: RDS creates, rotates and deletes it with the cluster.
     secrets = resources(template, "AWS::SecretsManager::Secret")
     assert not [s for s in secrets.values() if '"username":"postgres"' in json_of(s)]
-    # The bootstrap reaches the database with the managed secret.
-    bootstrap = only(template, "Custom::PgvectorBootstrap")["Properties"]
-    assert bootstrap["MasterSecretArn"] == {"Fn::GetAtt": [cluster_id(template), "MasterUserSecret.SecretArn"]}
+    # The bootstrap (run by the service stack) reaches the database with the managed secret, exported from here.
+    service = synthesized().template("Service").to_json()
+    bootstrap = only(service, "Custom::PgvectorBootstrap")["Properties"]
+    export = bootstrap["MasterSecretArn"]["Fn::ImportValue"]
+    (output,) = [o for o in template["Outputs"].values() if o.get("Export", {}).get("Name") == export]
+    assert output["Value"] == {"Fn::GetAtt": [cluster_id(template), "MasterUserSecret.SecretArn"]}
 
 
 def cluster_id(template: Any) -> str:

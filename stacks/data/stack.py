@@ -23,7 +23,7 @@ from stacks.data.network import ExistingVpc, Network
 from stacks.data.shared_redis import SharedRedis
 from stacks.log_retention import LOG_ENCRYPTION_REASON, retention
 from stacks.nag import acknowledge, skip_checkov
-from stacks.pgvector.construct import PgvectorBootstrap
+from stacks.pgvector.construct import BootstrapRun, PgvectorBootstrap
 from stacks.restore.construct import RestoredSecrets
 
 
@@ -51,6 +51,9 @@ class DataExports:
     # Changes whenever the bootstrap writes a different LETTA_PG_URI: the service labels its task with it, so
     # that a new URI always comes with a new deployment and no task keeps a dead one.
     connection_revision: str
+    # The bootstrap's custom resource, which the service stack creates (the first thing that needs the database):
+    # the data stack then ends with the writer, and prod's reader stack starts without waiting for the bootstrap.
+    bootstrap: BootstrapRun
     # The shared Redis's primary endpoint (fixed for the life of its replication group), or None: each task then
     # runs its own redis-server (one task only; the config refuses more).
     redis_host: str | None = None
@@ -194,6 +197,7 @@ class DataStack(Stack):
             encryption_key=self.secrets.encryption_key,
             llm_keys=self.secrets.llm_keys,
             connection_revision=self.bootstrap.connection_revision,
+            bootstrap=self.bootstrap.run,
             image_repository=self.image_mirror.repository,
             image_tag=self.image_mirror.tag,
             load_balancer=self.api.load_balancer,
@@ -268,8 +272,6 @@ class DataStack(Stack):
             value=self.database.secret.secret_arn,
             description="Master credentials, managed and rotated by RDS (the ARN, not the value)",
         )
-        # Read at deploy time, never imported by another stack: it changes when pgvector is updated.
-        CfnOutput(self, "PgvectorVersion", value=self.bootstrap.pgvector_version, description="Installed pgvector")
         CfnOutput(
             self,
             "ConnectionSecretArn",

@@ -22,6 +22,11 @@ class ServiceStack(Stack):
 
     def __init__(self, scope: Construct, id: str, *, config: LettaConfig, data: DataExports, **kwargs: object) -> None:
         super().__init__(scope, id, **kwargs)
+        # The pgvector bootstrap's run (its Lambda and secrets are the data stack's): here, it starts once the data
+        # stack ends with the writer, and the service starts after it, so Letta never meets a database without
+        # pgvector or an unwritten LETTA_PG_URI. Delete does nothing; a redeploy of this stack re-applies the
+        # idempotent files.
+        self.bootstrap = data.bootstrap.create(self, "Pgvector")
         self.letta = LettaService(
             self,
             "Letta",
@@ -61,6 +66,7 @@ class ServiceStack(Stack):
             hosted_zone_name=config.hosted_zone_name,
             browser_origins=config.browser_origins,
         )
+        self.letta.service.node.add_dependency(self.bootstrap)
         alarms = None
         if config.alarms:
             alarms = ServiceAlarms(
@@ -101,6 +107,13 @@ class ServiceStack(Stack):
         self.template_options.metadata = {"cfn-lint": {"config": {"ignore_checks": ["W6001"]}}}
         cluster_name = letta.service.cluster.cluster_name
         CfnOutput(self, "ApiUrl", value=letta.url, description="Letta API base URL")
+        # Read at deploy time, never imported by another stack: it changes when pgvector is updated.
+        CfnOutput(
+            self,
+            "PgvectorVersion",
+            value=self.bootstrap.get_att_string("PgvectorVersion"),
+            description="Installed pgvector",
+        )
         CfnOutput(self, "DashboardUrl", value=self.dashboard.url, description="The environment's CloudWatch dashboard")
         CfnOutput(self, "LogGroupName", value=letta.log_group.log_group_name, description="Letta's log group")
         CfnOutput(self, "ClusterName", value=cluster_name)
