@@ -18,6 +18,17 @@ KEPT = {
 }
 
 
+def test_destroy_all_removes_the_service_and_reader_stacks_before_the_data_stack() -> None:
+    # The CLI destroys a stack only after every stack that depends on it: both import from the data stack alone.
+    stacks = synthesized(**profile_context("prod")).stacks
+    assert stacks.data.dependencies == []
+    for stack in (stacks.service, stacks.reader):
+        assert [d.stack_name for d in stack.dependencies] == [stacks.data.stack_name], stack.stack_name
+    reader = synthesized(**profile_context("prod")).template("Reader").to_json()["Resources"]
+    [instance] = [r for r in reader.values() if r["Type"] == "AWS::RDS::DBInstance"]
+    assert (instance["DeletionPolicy"], instance["UpdateReplacePolicy"]) == ("Delete", "Delete")
+
+
 @pytest.mark.parametrize("profile", ["dev", "prod"])
 def test_every_resource_is_deleted_except_what_prod_keeps(profile: str) -> None:
     templates = synthesized(**profile_context(profile)).templates()

@@ -4,7 +4,7 @@ alone, and `cdk deploy --all --concurrency 3` creates it while the service stack
 
 from __future__ import annotations
 
-from aws_cdk import CfnWaitConditionHandle, Stack
+from aws_cdk import CfnWaitConditionHandle, RemovalPolicy, Stack
 from aws_cdk import aws_rds as rds
 from constructs import Construct
 
@@ -55,6 +55,8 @@ class ReaderStack(Stack):
             # Aurora makes the first instance of a cluster its writer: a reader is created after the writer. The
             # stack order already ensures it; the reference says so in the template (and orders scripts/deploy_path.py).
             reader.tags.set_tag("letta:created-after", membership.writer_identifier)
+            # As the writer: a cluster's instance has no data of its own to snapshot; the cluster keeps it.
+            reader.apply_removal_policy(RemovalPolicy.DESTROY)
             if config.vpc_id:
                 acknowledge(
                     reader,
