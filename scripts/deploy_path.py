@@ -7,10 +7,11 @@
 
 CloudFormation creates a resource once everything it names is created: `DependsOn`, `Ref`, `Fn::GetAtt` and
 `${...}` in `Fn::Sub`. Across stacks, the CDK CLI deploys a stack only after every stack it imports from has
-finished (`Fn::ImportValue` makes the service stack wait for the whole data stack, whatever `--concurrency` says:
-concurrency only overlaps stacks that do not depend on each other). The critical path is the longest chain of
-creation times through that graph; the floor is the same graph with each import waiting only for the resource it
-exports, i.e. what the deploy would take if every resource waited only for what it uses.
+finished (`Fn::ImportValue` makes the service and reader stacks wait for the whole data stack), and at most
+`--concurrency` stacks at a time (the CLI's default is 1; scripts/deploy_steps.sh passes 3, so the reader and service
+stacks overlap). The critical path is the longest chain of creation times through that schedule; the floor is the
+same graph with each import waiting only for the resource it exports, i.e. what the deploy would take if every
+resource waited only for what it uses.
 
 CREATE_MINUTES holds a typical creation time per resource type, each with where the figure comes from. They are
 estimates for planning (CloudFormation gives no guarantee): the useful output is which resources sit on the path.
