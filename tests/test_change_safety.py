@@ -599,10 +599,10 @@ def test_moving_a_deployed_prod_replaces_the_load_balancer_and_the_reader_and_no
     assert impact("service", "AWS::ElasticLoadBalancingV2::Listener", "LettaLoadBalancerHttp") == "WILL_REPLACE"
     assert summaries["letta-prod-service"]["outputs"].get("ApiUrl") == "changed"
     # The ECS service is updated in place (LoadBalancers is not create-only): a rolling deployment into the new
-    # group, the same task definition, the running count untouched.
+    # group, the running count untouched (the move itself changes no task definition; later changes to the task
+    # may, and are each a new deployment of their own).
     (service,) = [r for r in summaries["letta-prod-service"]["resources"].values() if r["type"] == "AWS::ECS::Service"]
     assert service["impact"] == "WILL_UPDATE" and service["properties"].get("LoadBalancers") == "WILL_UPDATE"
-    assert ("service", "AWS::ECS::TaskDefinition") not in {(s, t) for s, t, _ in impacts}
     # The reader is deleted from the data stack and created in the reader stack: the one protected resource that
     # goes, and it holds no data of its own (the cluster's volume is shared). Nothing else protected is touched.
     assert impact("data", "AWS::RDS::DBInstance", "DatabaseClusterReader") == "WILL_DESTROY"
@@ -615,7 +615,8 @@ def test_moving_a_deployed_prod_replaces_the_load_balancer_and_the_reader_and_no
     # same URI before the service's update (the service depends on it). Its Lambda and secrets stay where they are.
     assert impact("data", "Custom::PgvectorBootstrap", "Pgvector") == "WILL_DESTROY"
     assert impact("service", "Custom::PgvectorBootstrap", "Pgvector") == "WILL_CREATE"
-    assert not [k for k in impacts if k[0] == "data" and k[1] in ("AWS::Lambda::Function", "AWS::IAM::Role")]
+    moved = [k for k, v in impacts.items() if k[1] in ("AWS::Lambda::Function", "AWS::IAM::Role") and v in LOSSY]
+    assert not moved, moved
     # The data stack is updated first, while the old service stack still imports from it: every export the old
     # service imports is still exported, with the same value.
     old_exports, new_exports = exports(old["letta-prod-data"]), exports(new["letta-prod-data"])
