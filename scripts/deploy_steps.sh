@@ -31,7 +31,9 @@ fi
 case "$action" in
   # Template method: the deployed templates are only read (no change set), so a read-only role is enough.
   diff) npx cdk diff --method template "${context[@]}" ;;
-  deploy) npx cdk deploy --all --require-approval never "${context[@]}" ;;
+  # Concurrency: the reader stack and the service stack both wait only for the data stack; the CLI deploys them
+  # side by side instead of one after the other (the CLI's default is 1; docs/deploy-time.md).
+  deploy) npx cdk deploy --all --concurrency 3 --require-approval never "${context[@]}" ;;
   destroy) npx cdk destroy --all --force "${context[@]}" ;;
   # The walkthrough's agent through the deployed API, then its rows in Aurora through the Data API.
   smoke) .venv/bin/python scripts/smoke_test.py --env "$env" ;;

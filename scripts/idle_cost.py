@@ -87,6 +87,8 @@ FREE_TYPES = frozenset(
         "AWS::ApplicationAutoScaling::ScalableTarget",
         "AWS::ApplicationAutoScaling::ScalingPolicy",
         "AWS::CDK::Metadata",
+        # The reader stack's placeholder without a reader: a handle CloudFormation keeps, no service behind it.
+        "AWS::CloudFormation::WaitConditionHandle",
         "AWS::EC2::FlowLog",
         "AWS::EC2::InternetGateway",
         "AWS::EC2::Route",
@@ -147,6 +149,21 @@ def _ref(value: Any) -> str | None:
     return value.get("Ref") if isinstance(value, dict) else None
 
 
+def _joined_cluster(
+    props: dict[str, Any], template: dict[str, Any], templates: Mapping[str, dict[str, Any]]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A reader of the reader stack names its cluster by an import: the instance's properties with the cluster as a
+    Ref, and the template that holds the cluster (the data stack's)."""
+    imported = props.get("DBClusterIdentifier")
+    if not (isinstance(imported, dict) and "Fn::ImportValue" in imported):
+        return props, template
+    for other in templates.values():
+        for output in other.get("Outputs", {}).values():
+            if output.get("Export", {}).get("Name") == imported["Fn::ImportValue"]:
+                return {**props, "DBClusterIdentifier": output["Value"]}, other
+    raise IdleCostError(f"no template exports {imported['Fn::ImportValue']}")
+
+
 def lines(templates: Mapping[str, dict[str, Any]]) -> list[Line]:
     """The idle monthly cost of every billed resource in `templates` ({stack name: template})."""
     found: list[Line] = []
@@ -157,7 +174,10 @@ def lines(templates: Mapping[str, dict[str, Any]]) -> list[Line]:
         if not price and kind not in FREE_TYPES and not kind.startswith("Custom::"):
             raise IdleCostError(f"{stack}/{key}: {kind} is neither priced nor known to be free in scripts/idle_cost.py")
         if price:
-            priced = price(stack, key, props, templates[stack])
+            template = templates[stack]
+            if kind == "AWS::RDS::DBInstance":
+                props, template = _joined_cluster(props, template, templates)
+            priced = price(stack, key, props, template)
             found += [Line(stack, key, what, count, monthly) for what, count, monthly in priced]
     return found
 

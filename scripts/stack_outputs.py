@@ -1,8 +1,9 @@
 """Reading a deployed environment's CloudFormation outputs: what the operator scripts and the smoke test share.
 
-Stacks are named ``letta-<env>-data`` and ``letta-<env>-service`` (see ``stacks/stage.py``). Every AWS
-failure on the way (no region, no credentials, access denied, stack missing, output missing) becomes a
-``StackOutputsError`` with a one-line message, so each script can print it and exit with its own code.
+Stacks are named ``letta-<env>-data``, ``letta-<env>-service`` and ``letta-<env>-reader`` (see ``stacks/stage.py``;
+the reader stack has no output anyone reads). Every AWS failure on the way (no region, no credentials, access
+denied, stack missing, output missing) becomes a ``StackOutputsError`` with a one-line message, so each script can
+print it and exit with its own code.
 """
 
 from __future__ import annotations

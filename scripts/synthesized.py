@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @cache
 def synthesize(profile: str) -> dict[str, dict[str, Any]]:
-    """The profile's two templates by stack name (prod with allow_plain_http, as setup.sh passes it); one synth per
+    """The profile's three templates by stack name (prod with allow_plain_http, as setup.sh passes it); one synth per
     profile and process (callers only read them)."""
     # jsii spawns `node`: the pinned Node 22 of node_modules first, as `npx cdk` would.
     os.environ["PATH"] = f"{ROOT / 'node_modules' / '.bin'}{os.pathsep}{os.environ.get('PATH', '')}"
@@ -30,7 +30,7 @@ def synthesize(profile: str) -> dict[str, dict[str, Any]]:
         context["allow_plain_http"] = True
     app = cdk.App(context=context)
     stacks = compose(app, nag=False)
-    names = {stacks.data.stack_name, stacks.service.stack_name}  # type: ignore[union-attr]
+    names = {stack.stack_name for stack in stacks.all}  # type: ignore[union-attr]
     return {s.stack_name: s.template for s in app.synth().stacks_recursively if s.stack_name in names}
 
 

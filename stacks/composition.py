@@ -1,4 +1,4 @@
-"""What app.py builds: the configured environment's two top-level stacks, or with `pipeline=true` the
+"""What app.py builds: the configured environment's three top-level stacks, or with `pipeline=true` the
 pipeline stack that deploys the same stacks in a Stage, or with `ci_roles=true` the account's CI roles stack.
 cdk-nag checks whatever is built."""
 
@@ -41,7 +41,7 @@ def compose(app: App, *, nag: bool = True) -> LettaStacks | PipelineStack | CiRo
         built = add_letta_stacks(app, config=config, env=env, top_level=True)
         if config.permissions_boundary:
             # Previews: every role the stacks create stays inside the boundary their bootstrap's roles carry.
-            for stack in (built.data, built.service):
+            for stack in built.all:
                 boundary = iam.ManagedPolicy.from_managed_policy_name(stack, "Boundary", config.permissions_boundary)
                 iam.PermissionsBoundary.of(stack).apply(boundary)
     if nag:

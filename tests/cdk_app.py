@@ -27,19 +27,19 @@ class Synthesized:
     root: cx_api.CloudAssembly
 
     def template(self, stack: str) -> assertions.Template:
-        """`stack` is "Data" or "Service"."""
+        """`stack` is "Data", "Service" or "Reader"."""
         return assertions.Template.from_stack(self.stack(stack))
 
     def stack(self, stack: str) -> cdk.Stack:
-        return {"Data": self.stacks.data, "Service": self.stacks.service}[stack]
+        return {"Data": self.stacks.data, "Service": self.stacks.service, "Reader": self.stacks.reader}[stack]
 
     def templates(self) -> dict[str, dict[str, Any]]:
-        """Every template of the environment's two stacks, by stack name."""
+        """Every template of the environment's three stacks, by stack name."""
         return {s.stack_name: s.template for s in self.root.stacks_recursively if s.stack_name in self.stack_names}
 
     @property
     def stack_names(self) -> set[str]:
-        return {self.stacks.data.stack_name, self.stacks.service.stack_name}
+        return {stack.stack_name for stack in self.stacks.all}
 
     @property
     def root_dir(self) -> Path:

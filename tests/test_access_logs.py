@@ -14,8 +14,9 @@ def acknowledged(construct: Any) -> str:
 
 
 def balancer_attributes(profile: str) -> dict[str, Any]:
-    service = synthesized(profile=profile, allow_plain_http=True).template("Service").to_json()
-    balancer = only(service, "AWS::ElasticLoadBalancingV2::LoadBalancer")["Properties"]
+    # Created in the data stack beside the bucket (and Aurora), not after it in the service stack.
+    data = synthesized(profile=profile, allow_plain_http=True).template("Data").to_json()
+    balancer = only(data, "AWS::ElasticLoadBalancingV2::LoadBalancer")["Properties"]
     return {a["Key"]: a["Value"] for a in balancer["LoadBalancerAttributes"]}
 
 
@@ -24,13 +25,16 @@ def test_prod_load_balancer_is_protected_and_logs_to_the_data_stacks_bucket() ->
     assert attributes["deletion_protection.enabled"] == "true"
     assert attributes["access_logs.s3.enabled"] == "true"
     assert attributes["access_logs.s3.prefix"] == "alb"
-    # A name, exported by the data stack: it never changes for the bucket's life.
-    assert "AccessLogsBucket" in attributes["access_logs.s3.bucket"]["Fn::ImportValue"]
+    # The bucket of the same stack, whose policy exists first (ELB writes a test object when logging starts).
+    assert "AccessLogsBucket" in attributes["access_logs.s3.bucket"]["Ref"]
     synth = synthesized(profile="prod", allow_plain_http=True)
-    assert "AwsSolutions-ELB2" not in acknowledged(synth.stacks.service.letta.load_balancer)
+    data = synth.template("Data").to_json()
+    (balancer,) = resources(data, "AWS::ElasticLoadBalancingV2::LoadBalancer").values()
+    assert set(resources(data, "AWS::S3::BucketPolicy")) <= set(balancer["DependsOn"])
+    assert "AwsSolutions-ELB2" not in acknowledged(synth.stacks.data.api.load_balancer)
     # With deletion_protection=false (the switch that also frees the cluster) the load balancer may go too.
     prod_unprotected = (
-        synthesized(profile="prod", allow_plain_http=True, deletion_protection=False).template("Service").to_json()
+        synthesized(profile="prod", allow_plain_http=True, deletion_protection=False).template("Data").to_json()
     )
     unprotected = only(prod_unprotected, "AWS::ElasticLoadBalancingV2::LoadBalancer")["Properties"]
     assert {"Key": "deletion_protection.enabled", "Value": "false"} in unprotected["LoadBalancerAttributes"]
@@ -40,7 +44,7 @@ def test_dev_has_no_access_log_bucket_and_says_why() -> None:
     synth = synthesized(profile="dev")
     assert not resources(synth.template("Data").to_json(), "AWS::S3::Bucket")
     assert "access_logs.s3.enabled" not in balancer_attributes("dev")
-    assert "AwsSolutions-ELB2" in acknowledged(synth.stacks.service.letta.load_balancer)
+    assert "AwsSolutions-ELB2" in acknowledged(synth.stacks.data.api.load_balancer)
 
 
 def test_the_bucket_is_encrypted_tls_only_private_expiring_and_kept() -> None:

@@ -35,7 +35,8 @@ ZONE = {
     "hosted_zone_id": "Z0123456789ABCDEFGHIJ",
     "hosted_zone_name": "example.com",
 }
-DATA, SERVICE = "letta-dev-data", "letta-dev-service"
+DATA, SERVICE, READER = "letta-dev-data", "letta-dev-service", "letta-dev-reader"
+STACKS = (DATA, SERVICE, READER)
 PROTECTED = {"AWS::RDS::DBCluster", "AWS::RDS::DBInstance", "AWS::SecretsManager::Secret"}
 LOSSY = {"WILL_REPLACE", "MAY_REPLACE", "WILL_DESTROY", "WILL_ORPHAN"}
 
@@ -119,7 +120,8 @@ CHANGES = [
         "adding a reader",
         {**PROD, "readers": 0},
         PROD,
-        {(DATA, "DatabaseClusterReader"): "WILL_CREATE", (SERVICE, "AlarmsAuroraReaderLag"): "WILL_CREATE"},
+        # The reader stack (created beside the service stack) holds the reader; the alarms follow the READER role.
+        {(READER, "Reader"): "WILL_CREATE", (SERVICE, "AlarmsAuroraReaderLag"): "WILL_CREATE"},
     ),
     Change(
         # What deploying verified TLS (db_tls_verify, on by default) does to a service deployed before it.
@@ -153,7 +155,7 @@ CHANGES = [
         "adding an API CIDR",
         {**DEV, "api_allowed_cidrs": "203.0.113.7/32"},
         {**DEV, "api_allowed_cidrs": "203.0.113.7/32,198.51.100.0/24"},
-        {(SERVICE, "LettaLoadBalancerSecurityGroup"): "WILL_UPDATE"},
+        {(DATA, "ApiLoadBalancerSecurityGroup"): "WILL_UPDATE"},
     ),
     Change(
         "adding a certificate",
@@ -246,7 +248,7 @@ CHANGES = [
         {
             (DATA, "DatabaseCluster5"): "WILL_UPDATE",
             (DATA, "DatabaseClusterWriter"): "WILL_UPDATE",
-            (DATA, "DatabaseClusterReader"): "WILL_UPDATE",
+            (READER, "Reader"): "WILL_UPDATE",
             (DATA, "DatabaseMonitoringRole"): "WILL_CREATE",
         },
     ),
@@ -272,21 +274,21 @@ CHANGES = [
         "rotating the app role's password",
         DEV,
         {**DEV, "app_password_generation": 2},
-        {(DATA, "Custom::PgvectorBootstrap"): "WILL_UPDATE", (SERVICE, "LettaTask"): "WILL_REPLACE"},
+        {(SERVICE, "Custom::PgvectorBootstrap"): "WILL_UPDATE", (SERVICE, "LettaTask"): "WILL_REPLACE"},
         regenerates=("PgvectorAppCredentials",),
     ),
     Change(
         "renaming the app role",
         DEV,
         {**DEV, "app_db_user": "letta_service"},
-        {(DATA, "Custom::PgvectorBootstrap"): "WILL_UPDATE", (SERVICE, "LettaTask"): "WILL_REPLACE"},
+        {(SERVICE, "Custom::PgvectorBootstrap"): "WILL_UPDATE", (SERVICE, "LettaTask"): "WILL_REPLACE"},
         regenerates=("PgvectorAppCredentials",),
     ),
     Change(
         "a new bootstrap SQL file",
         DEV,
         {**DEV, "_extra_sql": "SELECT 1;"},
-        {(DATA, "Custom::PgvectorBootstrap"): "WILL_UPDATE"},
+        {(SERVICE, "Custom::PgvectorBootstrap"): "WILL_UPDATE"},
     ),
 ]
 
@@ -330,7 +332,7 @@ def diffs() -> dict[str, dict[str, dict[str, Any]]]:
     pairs, keys = [], []
     for change in CHANGES:
         before, after = synth(change.before), synth(change.after)
-        for stack in (DATA, SERVICE):
+        for stack in STACKS:
             pairs.append({"old": before[stack], "new": after[stack]})
             keys.append((change.name, stack))
     summaries: dict[str, dict[str, dict[str, Any]]] = {}
@@ -371,7 +373,7 @@ def test_a_config_change_updates_in_place_and_loses_nothing(change: Change) -> N
         assert impact in found.values(), f"{stack}: expected {prefix}* {impact}, diff shows {found}"
     for (stack, name), kind in change.outputs.items():
         assert summary[stack]["outputs"].get(name) == kind, summary[stack]["outputs"]
-    for stack in (DATA, SERVICE):
+    for stack in STACKS:
         for logical_id, resource in summary[stack]["resources"].items():
             # Nothing that holds data or a secret is replaced or deleted.
             if resource["type"] in PROTECTED:
@@ -572,3 +574,66 @@ def test_switching_the_network_of_a_live_environment_moves_the_cluster_to_anothe
     for logical_id, (type_, impact) in impacts.items():
         if type_ in PROTECTED:
             assert impact not in LOSSY, f"{logical_id}: {impact}"
+
+
+DEPLOYED_BEFORE_MOVES = ROOT / "tests" / "fixtures" / "deployed_before_moves"
+
+
+def test_moving_a_deployed_prod_replaces_the_load_balancer_and_the_reader_and_nothing_that_holds_data() -> None:
+    """What `cdk deploy --all` does to a prod environment deployed before the load balancer moved into the data
+    stack, the reader into a stack of its own and the bootstrap's run into the service stack: the old templates
+    are the ones main synthesized then (tests/fixtures/deployed_before_moves, scripts/setup.sh's prod context).
+    docs/deploy-time.md, "Moving a deployed environment", gives the steps this diff implies."""
+    from scripts.synthesized import synthesize as synthesize_profile
+
+    new = synthesize_profile("prod")
+    old = {
+        name: json.loads((DEPLOYED_BEFORE_MOVES / f"{name}.template.json").read_text())
+        for name in ("letta-prod-data", "letta-prod-service")
+    }
+    old["letta-prod-reader"] = {"Resources": {}}  # a new stack: everything in it is created
+    names = ("letta-prod-data", "letta-prod-service", "letta-prod-reader")
+    summaries = dict(zip(names, template_diff([{"old": old[n], "new": new[n]} for n in names]), strict=True))
+    impacts = {
+        (name.split("-")[-1], resource["type"], logical_id[:24]): resource["impact"]
+        for name, summary in summaries.items()
+        for logical_id, resource in summary["resources"].items()
+    }
+
+    def impact(stack: str, kind: str, prefix: str) -> str:
+        (found,) = [v for (s, t, k), v in impacts.items() if (s, t) == (stack, kind) and k.startswith(prefix)]
+        return found
+
+    balancer, group = "AWS::ElasticLoadBalancingV2::LoadBalancer", "AWS::ElasticLoadBalancingV2::TargetGroup"
+    # A new load balancer beside Aurora (new DNS name: ApiUrl changes), the old one deleted at the end of the
+    # service stack's update; a new target group (one group serves one load balancer) and listener.
+    assert impact("data", balancer, "ApiLoadBalancer") == "WILL_CREATE"
+    assert impact("service", balancer, "LettaLoadBalancer") == "WILL_DESTROY"
+    assert impact("service", group, "LettaApiTargets") == "WILL_CREATE"
+    assert impact("service", group, "LettaTargets") == "WILL_DESTROY"
+    assert impact("service", "AWS::ElasticLoadBalancingV2::Listener", "LettaLoadBalancerHttp") == "WILL_REPLACE"
+    assert summaries["letta-prod-service"]["outputs"].get("ApiUrl") == "changed"
+    # The ECS service is updated in place (LoadBalancers is not create-only): a rolling deployment into the new
+    # group, the running count untouched (the move itself changes no task definition; later changes to the task
+    # may, and are each a new deployment of their own).
+    (service,) = [r for r in summaries["letta-prod-service"]["resources"].values() if r["type"] == "AWS::ECS::Service"]
+    assert service["impact"] == "WILL_UPDATE" and service["properties"].get("LoadBalancers") == "WILL_UPDATE"
+    # The reader is deleted from the data stack and created in the reader stack: the one protected resource that
+    # goes, and it holds no data of its own (the cluster's volume is shared). Nothing else protected is touched.
+    assert impact("data", "AWS::RDS::DBInstance", "DatabaseClusterReader") == "WILL_DESTROY"
+    assert impact("reader", "AWS::RDS::DBInstance", "Reader") == "WILL_CREATE"
+    for (stack, kind, logical_id), change in impacts.items():
+        if kind in PROTECTED and change in LOSSY:
+            assert (stack, logical_id) == ("data", "DatabaseClusterReader78F"), (stack, kind, logical_id, change)
+    # The bootstrap's run moves too: the data stack deletes its custom resource (Delete does nothing to the data), the
+    # service stack creates one that applies the same idempotent files, sets the same app password and writes the
+    # same URI before the service's update (the service depends on it). Its Lambda and secrets stay where they are.
+    assert impact("data", "Custom::PgvectorBootstrap", "Pgvector") == "WILL_DESTROY"
+    assert impact("service", "Custom::PgvectorBootstrap", "Pgvector") == "WILL_CREATE"
+    moved = [k for k, v in impacts.items() if k[1] in ("AWS::Lambda::Function", "AWS::IAM::Role") and v in LOSSY]
+    assert not moved, moved
+    # The data stack is updated first, while the old service stack still imports from it: every export the old
+    # service imports is still exported, with the same value.
+    old_exports, new_exports = exports(old["letta-prod-data"]), exports(new["letta-prod-data"])
+    for name in set(imports(old["letta-prod-service"])):
+        assert new_exports.get(name) == old_exports[name], f"export {name} in use by the deployed service"

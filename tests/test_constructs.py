@@ -16,6 +16,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_rds as rds
 from aws_cdk import aws_secretsmanager as secretsmanager
 
+from stacks.data.load_balancer import ApiLoadBalancer
 from stacks.pgvector.construct import PgvectorBootstrap
 from stacks.service.letta_service import LettaService
 from tests.cdk_app import only, resources
@@ -52,6 +53,7 @@ def bootstrap_template(tmp_path: Path, *, app_role: str = "letta_app", generatio
         log_retention=logs.RetentionDays.ONE_WEEK,
         sql_dir=tmp_path,
     )
+    bootstrap.run.create(stack, "Run")
     template = assertions.Template.from_stack(stack).to_json()
     template["revision"] = bootstrap.connection_revision
     return template
@@ -65,7 +67,7 @@ def test_bootstrap_carries_its_inputs_and_waits_for_the_writer(tmp_path: Path) -
     assert (props["AppRole"], props["Database"]) == ("letta_app", "letta")
     assert json.loads(props["AppSecretGenerator"]) == {"generation": "1", "username": "letta_app"}
     writer = next(iter(resources(template, "AWS::RDS::DBInstance")))
-    assert writer in resource["DependsOn"]
+    assert props["WriterInstance"] == {"Ref": writer}
     # A stuck bootstrap fails the stack in minutes, and its Lambda stays out of the VPC.
     assert props["ServiceTimeout"] == "840"
     for function in resources(template, "AWS::Lambda::Function").values():
@@ -101,6 +103,7 @@ def service_template(**overrides: Any) -> dict[str, Any]:
     stack = cdk.Stack(cdk.App(), "Bare")
     vpc = ec2.Vpc(stack, "Vpc", max_azs=2, nat_gateways=0)
     secret = secretsmanager.Secret(stack, "Secret")
+    api = ApiLoadBalancer(stack, "Api", vpc=vpc, allowed_cidrs=["203.0.113.7/32"], tls=False, deletion_protection=False)
     props: dict[str, Any] = {
         "vpc": vpc,
         "cluster_name": "letta-bare",
@@ -117,7 +120,8 @@ def service_template(**overrides: Any) -> dict[str, Any]:
         "encryption_key_secret": secret,
         "llm_secret": secret,
         "llm_secret_keys": {"OPENAI_API_KEY": "OPENAI_API_KEY"},
-        "api_allowed_cidrs": ["203.0.113.7/32"],
+        "load_balancer": api.load_balancer,
+        "load_balancer_security_group": api.security_group,
         "certificate_arn": None,
         "min_tasks": 1,
         "max_tasks": 1,

@@ -10,6 +10,10 @@ from aws_cdk.assertions import Match
 from tests.cdk_app import only, resources, synthesized
 
 
+def reader_stack(**overrides: Any) -> dict[str, Any]:
+    return synthesized(**overrides).template("Reader").to_json()
+
+
 def data(**overrides: Any) -> dict[str, Any]:
     return synthesized(**overrides).template("Data").to_json()
 
@@ -92,9 +96,12 @@ def test_rds_manages_and_rotates_the_master_password() -> None:
     # No master secret of our own: RDS creates, rotates and deletes it with the cluster.
     secrets = resources(template, "AWS::SecretsManager::Secret")
     assert not [s for s in secrets.values() if '"username":"postgres"' in json_of(s)]
-    # The bootstrap reaches the database with the managed secret.
-    bootstrap = only(template, "Custom::PgvectorBootstrap")["Properties"]
-    assert bootstrap["MasterSecretArn"] == {"Fn::GetAtt": [cluster_id(template), "MasterUserSecret.SecretArn"]}
+    # The bootstrap (run by the service stack) reaches the database with the managed secret, exported from here.
+    service = synthesized().template("Service").to_json()
+    bootstrap = only(service, "Custom::PgvectorBootstrap")["Properties"]
+    export = bootstrap["MasterSecretArn"]["Fn::ImportValue"]
+    (output,) = [o for o in template["Outputs"].values() if o.get("Export", {}).get("Name") == export]
+    assert output["Value"] == {"Fn::GetAtt": [cluster_id(template), "MasterUserSecret.SecretArn"]}
 
 
 def cluster_id(template: Any) -> str:
@@ -241,15 +248,23 @@ def test_shared_redis_is_a_valkey_node_beside_the_database_reachable_from_the_ap
 
 
 def test_prod_has_a_serverless_v2_reader_in_the_second_az_scaling_with_the_writer() -> None:
-    assert len(resources(data(), "AWS::RDS::DBInstance")) == 1
-    instances = resources(data(**PROD), "AWS::RDS::DBInstance")
-    [writer] = [v["Properties"] for k, v in instances.items() if "Writer" in k]
-    [reader] = [v["Properties"] for k, v in instances.items() if "Reader" in k]
+    # The data stack holds the writer only; the reader stack (deployed beside the service stack) the reader.
+    assert len(resources(data(**PROD), "AWS::RDS::DBInstance")) == 1
+    [writer] = [v["Properties"] for v in resources(data(**PROD), "AWS::RDS::DBInstance").values()]
+    assert not resources(reader_stack(), "AWS::RDS::DBInstance")  # dev: none, only a no-op placeholder
+    assert resources(reader_stack(), "AWS::CloudFormation::WaitConditionHandle")
+    [reader] = [v["Properties"] for v in resources(reader_stack(**PROD), "AWS::RDS::DBInstance").values()]
     assert (writer["PromotionTier"], reader["PromotionTier"]) == (0, 1)  # tier 0-1 scales with the writer
     assert reader["DBInstanceClass"] == "db.serverless"
     assert reader["AvailabilityZone"] == {"Fn::Select": [1, {"Fn::GetAZs": ""}]}
     assert "AvailabilityZone" not in writer  # naming it now would replace the deployed writer
     assert reader["AutoMinorVersionUpgrade"] is False and reader["PubliclyAccessible"] is False
+    # The same telemetry as the writer, and the same cluster; created after the writer, whose id it names.
+    for key in ("Engine", "EnablePerformanceInsights", "PerformanceInsightsRetentionPeriod", "MonitoringInterval"):
+        assert reader[key] == writer[key], key
+    assert "DatabaseCluster" in json.dumps(reader["DBClusterIdentifier"]["Fn::ImportValue"])
+    tags = {t["Key"]: t["Value"] for t in reader["Tags"]}
+    assert "DatabaseClusterWriter" in json.dumps(tags["letta:created-after"])
     # Prod's capacity: 4 ACU, so that 4 pooled tasks fit Aurora's max_connections (README, Scaling out).
     cluster = only(data(**PROD), "AWS::RDS::DBCluster")["Properties"]
     assert cluster["ServerlessV2ScalingConfiguration"] == {"MinCapacity": 0.5, "MaxCapacity": 4}

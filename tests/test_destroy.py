@@ -18,6 +18,17 @@ KEPT = {
 }
 
 
+def test_destroy_all_removes_the_service_and_reader_stacks_before_the_data_stack() -> None:
+    # The CLI destroys a stack only after every stack that depends on it: both import from the data stack alone.
+    stacks = synthesized(**profile_context("prod")).stacks
+    assert stacks.data.dependencies == []
+    for stack in (stacks.service, stacks.reader):
+        assert [d.stack_name for d in stack.dependencies] == [stacks.data.stack_name], stack.stack_name
+    reader = synthesized(**profile_context("prod")).template("Reader").to_json()["Resources"]
+    [instance] = [r for r in reader.values() if r["Type"] == "AWS::RDS::DBInstance"]
+    assert (instance["DeletionPolicy"], instance["UpdateReplacePolicy"]) == ("Delete", "Delete")
+
+
 @pytest.mark.parametrize("profile", ["dev", "prod"])
 def test_every_resource_is_deleted_except_what_prod_keeps(profile: str) -> None:
     templates = synthesized(**profile_context(profile)).templates()
@@ -81,8 +92,8 @@ def test_the_image_mirror_goes_with_its_images() -> None:
 
 def test_prod_load_balancer_needs_an_explicit_step_before_it_can_go() -> None:
     for profile, protected in (("dev", "false"), ("prod", "true")):
-        service = synthesized(profile=profile, allow_plain_http=True).templates()["letta-dev-service"]["Resources"]
-        [balancer] = [r for r in service.values() if r["Type"] == "AWS::ElasticLoadBalancingV2::LoadBalancer"]
+        data = synthesized(profile=profile, allow_plain_http=True).templates()["letta-dev-data"]["Resources"]
+        [balancer] = [r for r in data.values() if r["Type"] == "AWS::ElasticLoadBalancingV2::LoadBalancer"]
         attributes = {a["Key"]: a["Value"] for a in balancer["Properties"]["LoadBalancerAttributes"]}
         assert attributes["deletion_protection.enabled"] == protected
 

@@ -44,7 +44,8 @@ def _idle_timeout(template: dict) -> int:
 def test_letta_keeps_connections_longer_than_the_load_balancer(profile: str) -> None:
     templates = synthesized(**profile_context(profile)).templates()
     (service,) = [t for name, t in templates.items() if name.endswith("-service")]
-    keep_alive, idle = int(_environment(service)[contract.KEEP_ALIVE]), _idle_timeout(service)
+    (data,) = [t for name, t in templates.items() if name.endswith("-data")]  # the load balancer's stack
+    keep_alive, idle = int(_environment(service)[contract.KEEP_ALIVE]), _idle_timeout(data)
     assert keep_alive > idle, f"Letta closes idle connections after {keep_alive} s, the ALB reuses them for {idle} s"
     # Both from the one constant: changing the idle timeout moves the keep-alive with it.
     assert (idle, keep_alive) == (contract.LOAD_BALANCER_IDLE_TIMEOUT_SECONDS, contract.KEEP_ALIVE_SECONDS)

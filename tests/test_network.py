@@ -73,14 +73,15 @@ def test_each_tier_lands_in_its_subnets() -> None:
     assert subnet_group["Properties"]["SubnetIds"] == ids(EXISTING_VPC["vpc_database_subnet_ids"])
     (cache_group,) = resources(data, "AWS::ElastiCache::SubnetGroup").values()
     assert cache_group["Properties"]["SubnetIds"] == ids(EXISTING_VPC["vpc_database_subnet_ids"])
-    (balancer,) = resources(service, "AWS::ElasticLoadBalancingV2::LoadBalancer").values()
+    (balancer,) = resources(data, "AWS::ElasticLoadBalancingV2::LoadBalancer").values()
     assert balancer["Properties"]["Subnets"] == ids(EXISTING_VPC["vpc_public_subnet_ids"])
     (ecs_service,) = resources(service, "AWS::ECS::Service").values()
     network = ecs_service["Properties"]["NetworkConfiguration"]["AwsvpcConfiguration"]
     assert network["Subnets"] == ids(EXISTING_VPC["vpc_private_subnet_ids"])
     assert network["AssignPublicIp"] == "DISABLED"
-    # The reader goes to the second zone the operator named.
-    readers = [r for r in resources(data, "AWS::RDS::DBInstance").values() if "AvailabilityZone" in r["Properties"]]
+    # The reader (in the reader stack) goes to the second zone the operator named.
+    reader_stack = next(t for name, t in templates(**EXISTING).items() if name.endswith("-reader"))
+    readers = [r for r in resources(reader_stack, "AWS::RDS::DBInstance").values()]
     assert [r["Properties"]["AvailabilityZone"] for r in readers] == ["us-east-1b"]
 
 

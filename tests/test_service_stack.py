@@ -18,6 +18,11 @@ def service(**overrides: Any) -> dict[str, Any]:
     return synthesized(**overrides).template("Service").to_json()
 
 
+def data(**overrides: Any) -> dict[str, Any]:
+    """The data stack, where the load balancer and its security group are created beside Aurora."""
+    return synthesized(**overrides).template("Data").to_json()
+
+
 def container(template: dict[str, Any]) -> dict[str, Any]:
     definitions = only(template, "AWS::ECS::TaskDefinition")["Properties"]["ContainerDefinitions"]
     assert len(definitions) == 1
@@ -118,10 +123,10 @@ def test_load_balancer_admits_only_the_configured_cidrs() -> None:
         group = next(g for g in groups.values() if "load balancer" in g["Properties"]["GroupDescription"])
         return group["Properties"].get("SecurityGroupIngress", [])
 
-    assert lb_ingress(service()) == []  # default: nobody until api_allowed_cidrs says who
-    rules = lb_ingress(service(api_allowed_cidrs="203.0.113.0/24"))
+    assert lb_ingress(data()) == []  # default: nobody until api_allowed_cidrs says who
+    rules = lb_ingress(data(api_allowed_cidrs="203.0.113.0/24"))
     assert [(r["CidrIp"], r["FromPort"]) for r in rules] == [("203.0.113.0/24", 80)]
-    rules = lb_ingress(service(api_allowed_cidrs="203.0.113.0/24", certificate_arn=CERTIFICATE))
+    rules = lb_ingress(data(api_allowed_cidrs="203.0.113.0/24", certificate_arn=CERTIFICATE))
     assert sorted((r["CidrIp"], r["FromPort"]) for r in rules) == [("203.0.113.0/24", 80), ("203.0.113.0/24", 443)]
 
 
@@ -178,7 +183,7 @@ def test_first_deployment_starts_one_task_and_scaling_follows_it() -> None:
 
 
 def test_load_balancer_waits_long_enough_for_slow_agent_steps() -> None:
-    lb = only(service(), "AWS::ElasticLoadBalancingV2::LoadBalancer")["Properties"]
+    lb = only(data(), "AWS::ElasticLoadBalancingV2::LoadBalancer")["Properties"]
     attributes = {a["Key"]: a["Value"] for a in lb["LoadBalancerAttributes"]}
     assert attributes["idle_timeout.timeout_seconds"] == "600"
     assert lb["Scheme"] == "internet-facing"

@@ -30,7 +30,7 @@ from tests.support.cached_app import CACHE_ENV
 # Every test here runs the pinned CDK CLI or app.py as a process: tens of seconds each.
 pytestmark = pytest.mark.cli
 
-STACKS = {"dev": ("letta-dev-data", "letta-dev-service")}
+STACKS = {"dev": ("letta-dev-data", "letta-dev-reader", "letta-dev-service")}
 NO_ACCOUNT = "Unable to resolve AWS account to use"
 NO_STACK = "No stack found"
 CERTIFICATE = "arn:aws:acm:us-east-1:123456789012:certificate/00000000-0000-0000-0000-000000000000"
@@ -145,13 +145,13 @@ def check_outcome(command: str, result: subprocess.CompletedProcess[str]) -> Non
     if subcommand in ("list", "ls"):
         assert result.returncode == 0, out
         env = next((w.split("=", 1)[1] for w in words if w.startswith("env=")), "dev")
-        assert f"letta-{env}-data" in out and f"letta-{env}-service" in out, out
+        assert all(f"letta-{env}-{part}" in out for part in ("data", "reader", "service")), out
     elif subcommand in ("deploy", "destroy", "diff", "bootstrap"):
         assert result.returncode != 0, out
         assert NO_ACCOUNT in out, f"{command}: did not get as far as the account\n{out}"
         if subcommand == "destroy" and "--all" in words:
-            # Both stacks selected, the service first: it stops at the first one for want of an account.
-            assert "letta-" in out and "-service: destroying... [1/2]" in out, out
+            # All three stacks selected, the service first: it stops at the first one for want of an account.
+            assert "letta-" in out and "-service: destroying... [1/3]" in out, out
     else:
         pytest.fail(f"{command}: no expectation for `cdk {subcommand}`; add one here")
 
@@ -183,10 +183,10 @@ def test_a_workflow_cdk_step_gets_as_far_as_no_account_allows(
     check_outcome(command, result)
 
 
-def test_cdk_list_names_both_stacks_of_each_environment(tmp_path: Path) -> None:
+def test_cdk_list_names_the_three_stacks_of_each_environment(tmp_path: Path) -> None:
     result = run_bash("npx cdk list -c env=pr-7", cli_env(tmp_path), tmp_path)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["letta-pr-7-data", "letta-pr-7-service"]
+    assert sorted(result.stdout.split()) == ["letta-pr-7-data", "letta-pr-7-reader", "letta-pr-7-service"]
 
 
 @pytest.mark.parametrize(

@@ -326,12 +326,21 @@ def test_preview_environments_are_opt_in_and_destroyed_when_the_pull_request_clo
     ("file", "job", "fixed"),
     [
         ("ci.yml", "diff", ["diff", "--method", "template", "-c", "env=dev"]),
-        ("deploy.yml", "deploy-dev", ["deploy", "--all", "--require-approval", "never", "-c", "env=dev"]),
-        ("deploy.yml", "deploy-prod", ["deploy", "--all", "--require-approval", "never", "-c", "env=prod"]),
+        # --concurrency 3: the reader and service stacks deploy side by side once the data stack is done.
+        (
+            "deploy.yml",
+            "deploy-dev",
+            ["deploy", "--all", "--concurrency", "3", "--require-approval", "never", "-c", "env=dev"],
+        ),
+        (
+            "deploy.yml",
+            "deploy-prod",
+            ["deploy", "--all", "--concurrency", "3", "--require-approval", "never", "-c", "env=prod"],
+        ),
         (
             "pr-env.yml",
             "deploy",
-            ["deploy", "--all", "--require-approval", "never", "-c", "env=pr-42"],
+            ["deploy", "--all", "--concurrency", "3", "--require-approval", "never", "-c", "env=pr-42"],
         ),
     ],
 )

@@ -55,6 +55,18 @@ class ClusterRestore:
         return properties
 
 
+@dataclass(frozen=True)
+class ClusterMembership:
+    """What a reader instance in another stack needs to join the cluster as the writer's instances are made: the
+    cluster's identifier, the writer's (a reader is created after the writer: Aurora makes the first instance of a
+    cluster its writer), the zone readers go to (the VPC's second) and enhanced monitoring's role (None: off)."""
+
+    cluster_identifier: str
+    writer_identifier: str
+    reader_zone: str
+    monitoring_role_arn: str | None
+
+
 class AuroraDatabase(Construct):
     """Aurora PostgreSQL 17 with one Serverless v2 writer in isolated subnets.
 
@@ -68,11 +80,11 @@ class AuroraDatabase(Construct):
     (CloudFormation's restore properties exclude MasterUsername, DatabaseName and StorageEncrypted: they are the
     source's, and an encrypted source restores encrypted). RDS then hands the managed master password a new secret.
 
-    `readers` Serverless v2 readers (0 or 1) give failover a target: placed in the VPC's second AZ, in promotion
-    tier 1 so that they scale with the writer (a failover lands on an instance already sized for the load).
+    The writer only: readers live in the reader stack (stacks/reader/), which `membership` tells what they join,
+    so that creating one (8 minutes after the writer) holds back nothing the service needs.
 
-    Exposes `cluster`, `writer` (the instance the bootstrap must wait for), `readers` (their ids, for alarms),
-    `secret` (master credentials), `database_name` and `port`.
+    Exposes `cluster`, `writer` (the instance the bootstrap must wait for), `membership`, `secret` (master
+    credentials), `database_name` and `port`.
 
     With `telemetry`, every instance has Database Insights (standard mode: Performance Insights with its free
     7-day retention) and enhanced monitoring every 60 s, through `monitoring_role`, a role of the construct's own
@@ -92,7 +104,6 @@ class AuroraDatabase(Construct):
         storage_type: rds.DBClusterStorageType,
         min_capacity: float,
         max_capacity: float,
-        readers: int,
         auto_pause: Duration | None,
         backup_retention: Duration,
         deletion_protection: bool,
@@ -135,7 +146,6 @@ class AuroraDatabase(Construct):
             else {}
         )
         self.writer_id = "Writer"
-        self.reader_ids = [f"Reader{n}" if n else "Reader" for n in range(readers)]
         self.cluster = rds.DatabaseCluster(
             self,
             "Cluster",
@@ -159,22 +169,6 @@ class AuroraDatabase(Construct):
                 publicly_accessible=False,
                 **insights,
             ),
-            readers=[
-                rds.ClusterInstance.serverless_v2(
-                    reader_id,
-                    # Tier 1 (scale_with_writer): the reader follows the writer's capacity, so a failover lands on an
-                    # instance already sized for the load instead of one at min_acu.
-                    scale_with_writer=True,
-                    # The VPC's second AZ. The writer's AZ stays RDS's choice: naming it now MAY_REPLACE the deployed
-                    # writer (AvailabilityZone is a replacement property), so docs/scaling.md says how to check that
-                    # RDS did not put the writer in this AZ too.
-                    availability_zone=vpc.availability_zones[1],
-                    auto_minor_version_upgrade=False,
-                    publicly_accessible=False,
-                    **insights,
-                )
-                for reader_id in self.reader_ids
-            ],
             serverless_v2_min_capacity=min_capacity,
             serverless_v2_max_capacity=max_capacity,
             serverless_v2_auto_pause_duration=auto_pause,
@@ -204,6 +198,14 @@ class AuroraDatabase(Construct):
             self._restore(restore)
         self.log_group = log_group
         self.writer = self.cluster.node.find_child(self.writer_id)
+        writer_instance = self.writer.node.default_child
+        assert isinstance(writer_instance, rds.CfnDBInstance)
+        self.membership = ClusterMembership(
+            cluster_identifier=self.cluster.cluster_identifier,
+            writer_identifier=writer_instance.ref,
+            reader_zone=vpc.availability_zones[1],
+            monitoring_role_arn=self.monitoring_role.role_arn if self.monitoring_role else None,
+        )
         assert self.cluster.secret is not None  # generated credentials always come with a secret
         self.secret: secretsmanager.ISecret = self.cluster.secret
         self.database_name = database_name

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
+from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack, Token
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecr as ecr
+from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_rds as rds
-from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
@@ -18,11 +18,12 @@ from stacks.data.access_logs import AccessLogsBucket
 from stacks.data.app_secrets import LettaSecrets
 from stacks.data.database import AuroraDatabase, ClusterRestore
 from stacks.data.image_mirror import ImageMirror, ImageReference
+from stacks.data.load_balancer import ApiLoadBalancer
 from stacks.data.network import ExistingVpc, Network
 from stacks.data.shared_redis import SharedRedis
 from stacks.log_retention import LOG_ENCRYPTION_REASON, retention
 from stacks.nag import acknowledge, skip_checkov
-from stacks.pgvector.construct import PgvectorBootstrap
+from stacks.pgvector.construct import BootstrapRun, PgvectorBootstrap
 from stacks.restore.construct import RestoredSecrets
 
 
@@ -43,12 +44,16 @@ class DataExports:
     # the configured image already lives in a private ECR registry and the service pulls it from there.
     image_repository: ecr.IRepository
     image_tag: str | None
-    # Prod only: where the load balancer writes its access logs (kept on destroy like the data), and the prefix.
-    access_logs_bucket: s3.IBucket | None
-    access_logs_prefix: str | None
+    # The API's load balancer and its security group: created here, beside Aurora; the service stack adds the
+    # listeners, the target group and the rule that lets the load balancer reach the tasks.
+    load_balancer: elbv2.IApplicationLoadBalancer
+    load_balancer_security_group: ec2.ISecurityGroup
     # Changes whenever the bootstrap writes a different LETTA_PG_URI: the service labels its task with it, so
     # that a new URI always comes with a new deployment and no task keeps a dead one.
     connection_revision: str
+    # The bootstrap's custom resource, which the service stack creates (the first thing that needs the database):
+    # the data stack then ends with the writer, and prod's reader stack starts without waiting for the bootstrap.
+    bootstrap: BootstrapRun
     # The shared Redis's primary endpoint (fixed for the life of its replication group), or None: each task then
     # runs its own redis-server (one task only; the config refuses more).
     redis_host: str | None = None
@@ -90,7 +95,6 @@ class DataStack(Stack):
             database_name=config.db_name,
             min_capacity=config.min_acu,
             max_capacity=config.max_acu,
-            readers=config.readers,
             auto_pause=Duration.seconds(config.auto_pause_seconds) if config.min_acu == 0 else None,
             backup_retention=Duration.days(config.backup_retention_days),
             deletion_protection=config.deletion_protection,
@@ -167,6 +171,19 @@ class DataStack(Stack):
             if config.uses_shared_redis
             else None
         )
+        # Needs nothing from the database and takes ~3 min: created here while Aurora is, not after this whole stack.
+        self.api = ApiLoadBalancer(
+            self,
+            "ApiLoadBalancer",
+            vpc=self.network.vpc,
+            allowed_cidrs=config.api_allowed_cidrs,
+            tls=bool(config.certificate_arn or config.domain_name),
+            deletion_protection=config.deletion_protection,
+            access_logs_bucket=self.access_logs.bucket if self.access_logs else None,
+            access_logs_prefix=self.access_logs.prefix if self.access_logs else None,
+            access_logs_policy=self.access_logs.bucket.policy if self.access_logs else None,
+        )
+        self._keep_exports_of_services_deployed_before_the_load_balancer_moved()
         self._allow_postgres(config)
         self._acknowledge(config)
         self._outputs()
@@ -180,15 +197,25 @@ class DataStack(Stack):
             encryption_key=self.secrets.encryption_key,
             llm_keys=self.secrets.llm_keys,
             connection_revision=self.bootstrap.connection_revision,
+            bootstrap=self.bootstrap.run,
             image_repository=self.image_mirror.repository,
             image_tag=self.image_mirror.tag,
-            access_logs_bucket=self.access_logs.bucket if self.access_logs else None,
-            access_logs_prefix=self.access_logs.prefix if self.access_logs else None,
+            load_balancer=self.api.load_balancer,
+            load_balancer_security_group=self.api.security_group,
             redis_host=self.redis.host if self.redis else None,
             redis_port=self.redis.port if self.redis else None,
             redis_replication_group_id=self.redis.replication_group.ref if self.redis else None,
             bootstrap_function_name=self.bootstrap.handler.function_name,
         )
+
+    def _keep_exports_of_services_deployed_before_the_load_balancer_moved(self) -> None:
+        """A service stack deployed while the load balancer was its own imports the public subnets and prod's
+        access-log bucket. `cdk deploy --all` updates this stack first, while that service still imports them: the
+        exports stay, or the update fails ("export ... in use"). tests/test_change_safety.py diffs that move."""
+        subnets = self.network.vpc.select_subnets(subnet_type=ec2.SubnetType.PUBLIC).subnet_ids
+        for value in [*subnets, *([self.access_logs.bucket.bucket_name] if self.access_logs else [])]:
+            if Token.is_unresolved(value):  # an existing VPC's subnet ids are literals, never imported
+                self.export_value(value)
 
     def _allow_postgres(self, config: LettaConfig) -> None:
         """The walkthrough's "PostgreSQL, 5432, My IP" rule, narrowed to the app and the listed CIDRs."""
@@ -222,16 +249,6 @@ class DataStack(Stack):
             "decided by the IAM grants (tests/test_iam.py), which a customer key would only repeat in a key policy "
             "at a monthly charge per key.",
         )
-        if config.vpc_id:
-            # An existing VPC's zones are names the operator gave (vpc_availability_zones), not a lookup: the reader
-            # goes to the second of them on purpose.
-            for child in cluster.node.children:
-                if child.node.id.startswith("Reader"):
-                    acknowledge(
-                        child,
-                        "CloudFormation-Validate::W3010",
-                        "The reader's zone is the second of vpc_availability_zones, named by the operator.",
-                    )
         if not config.deletion_protection:
             acknowledge(
                 cluster,
@@ -255,8 +272,6 @@ class DataStack(Stack):
             value=self.database.secret.secret_arn,
             description="Master credentials, managed and rotated by RDS (the ARN, not the value)",
         )
-        # Read at deploy time, never imported by another stack: it changes when pgvector is updated.
-        CfnOutput(self, "PgvectorVersion", value=self.bootstrap.pgvector_version, description="Installed pgvector")
         CfnOutput(
             self,
             "ConnectionSecretArn",

@@ -5,7 +5,10 @@ from __future__ import annotations
 import hashlib
 import json
 import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from aws_cdk import CustomResource, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
@@ -29,18 +32,42 @@ HANDLER_TIMEOUT = Duration.minutes(10)
 SERVICE_TIMEOUT = Duration.minutes(14)
 
 
+@dataclass(frozen=True)
+class BootstrapRun:
+    """The bootstrap's custom resource, as the stack that needs the database first creates it: the service stack,
+    so that the data stack ends with the writer and prod's reader stack starts a minute sooner
+    (docs/deploy-time.md). Every value is the data stack's: the Provider's service token, the cluster, the secrets,
+    the SQL files and their hash, the writer's id (the run waits for the writer, and names it)."""
+
+    service_token: str
+    properties: Mapping[str, Any]
+
+    def create(self, scope: Construct, id: str) -> CustomResource:
+        """The `Custom::PgvectorBootstrap` resource in `scope`; its `PgvectorVersion` attribute is for outputs only
+        (it changes on an extension update, so no other stack may import it)."""
+        return CustomResource(
+            scope,
+            id,
+            service_token=self.service_token,
+            resource_type="Custom::PgvectorBootstrap",
+            service_timeout=SERVICE_TIMEOUT,
+            properties=dict(self.properties),
+        )
+
+
 class PgvectorBootstrap(Construct):
     """Applies `bootstrap_sql/*.sql` to the cluster through the RDS Data API, sets the app role's password and
     writes the generated connection string (`{"uri": "postgresql://…"}`) into `connection_secret`.
 
-    A Python Lambda outside the VPC (no ENIs to wait for on destroy) behind the Provider framework. It runs
-    after the writer instance exists; changing any SQL file changes `SqlHash` and re-applies every file (each
-    is idempotent). Delete leaves the data alone.
+    A Python Lambda outside the VPC (no ENIs to wait for on destroy) behind the Provider framework, and the
+    secrets it reads and writes, all in this construct's stack. The custom resource that runs it is `run`, which
+    the stack that needs the database first creates (`run.create`): it names the writer instance, so it runs once
+    the writer exists; changing any SQL file changes `SqlHash` and re-applies every file (each is idempotent).
+    Delete leaves the data alone.
 
     Exposes `app_secret` (the app role's generated credentials), `connection_secret` (key `uri`, what the
-    service injects as LETTA_PG_URI), `pgvector_version` (the installed extension version, for outputs only:
-    it changes on an extension update, so no other stack may import it) and `connection_revision` (a
-    synth-time digest of what the URI is made of).
+    service injects as LETTA_PG_URI), `run`, `handler` and `connection_revision` (a synth-time digest of what the
+    URI is made of).
     """
 
     def __init__(
@@ -100,12 +127,10 @@ class PgvectorBootstrap(Construct):
         # The service stack's dashboard graphs its errors.
         self.handler = handler
         provider = owned_provider(self, handler=handler, log_retention=log_retention)
-        self.resource = CustomResource(
-            self,
-            "Resource",
+        writer_instance = writer.node.default_child
+        assert isinstance(writer_instance, rds.CfnDBInstance)
+        self.run = BootstrapRun(
             service_token=provider.service_token,
-            resource_type="Custom::PgvectorBootstrap",
-            service_timeout=SERVICE_TIMEOUT,
             properties={
                 "ClusterArn": cluster.cluster_arn,
                 "MasterSecretArn": master_secret.secret_arn,
@@ -120,10 +145,11 @@ class PgvectorBootstrap(Construct):
                 "Port": str(cluster.cluster_endpoint.port),
                 "SqlFiles": [{"name": f.name, "sql": f.text} for f in files],
                 "SqlHash": sql_hash(files),
+                # The handler does not read it: naming the writer makes the run wait for it from any stack (the
+                # Data API answers only once an instance exists), and a new writer re-runs the idempotent files.
+                "WriterInstance": writer_instance.ref,
             },
         )
-        self.resource.node.add_dependency(writer)
-        self.pgvector_version = self.resource.get_att_string("PgvectorVersion")
         self._acknowledge(provider, handler)
         skip_checkov(self, ["CKV_AWS_115", "CKV_AWS_116", "CKV_AWS_117"], CUSTOM_RESOURCE_LAMBDA_REASON)
         skip_checkov(

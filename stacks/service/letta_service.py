@@ -28,9 +28,6 @@ from stacks.service.supervisor import DB_CA_VAR, SSL_MODE_VAR
 
 # First start runs every migration, heavy imports and provider look-ups before the port opens.
 HEALTH_CHECK_GRACE = Duration.seconds(300)
-# The walkthrough's client waits up to 600 s for an agent step; the load balancer must not cut it sooner. Letta's
-# keep-alive (the task's LETTA_UVICORN_TIMEOUT_KEEP_ALIVE) comes from the same constant and outlasts it: no idle 502s.
-IDLE_TIMEOUT = Duration.seconds(contract.LOAD_BALANCER_IDLE_TIMEOUT_SECONDS)
 
 
 class LettaService(Construct):
@@ -69,7 +66,8 @@ class LettaService(Construct):
         encryption_key_secret: secretsmanager.ISecret,
         llm_secret: secretsmanager.ISecret,
         llm_secret_keys: Mapping[str, str],
-        api_allowed_cidrs: Sequence[str],
+        load_balancer: elbv2.IApplicationLoadBalancer,
+        load_balancer_security_group: ec2.ISecurityGroup,
         certificate_arn: str | None,
         min_tasks: int,
         max_tasks: int,
@@ -77,9 +75,6 @@ class LettaService(Construct):
         enable_ecs_exec: bool,
         log_retention: logs.RetentionDays,
         warn_without_tls: bool,
-        deletion_protection: bool = False,
-        access_logs_bucket_name: str | None = None,
-        access_logs_prefix: str | None = None,
         redis_host: str | None = None,
         redis_port: int | None = None,
         db_pooling: bool = False,
@@ -176,9 +171,19 @@ class LettaService(Construct):
             else None
         )
         certificate = self._certificate(certificate_arn, domain_name, zone)
-        self.load_balancer, self.target_group = self._load_balancer(
-            vpc, api_allowed_cidrs, certificate, deregistration_delay, warn_without_tls, deletion_protection
+        # The load balancer and its security group belong to the data stack (created beside Aurora, not after it);
+        # imported by attributes, so that what this stack adds (listeners, the egress to the tasks) stays here.
+        self.load_balancer = elbv2.ApplicationLoadBalancer.from_application_load_balancer_attributes(
+            self,
+            "LoadBalancer",
+            load_balancer_arn=load_balancer.load_balancer_arn,
+            security_group_id=load_balancer_security_group.security_group_id,
+            security_group_allows_all_outbound=False,
+            load_balancer_dns_name=load_balancer.load_balancer_dns_name,
+            load_balancer_canonical_hosted_zone_id=load_balancer.load_balancer_canonical_hosted_zone_id,
+            vpc=vpc,
         )
+        self.target_group = self._routing(vpc, certificate, deregistration_delay, warn_without_tls)
         if domain_name and zone:
             # The API's own name: an alias to the load balancer in the operator's zone.
             route53.ARecord(
@@ -188,22 +193,12 @@ class LettaService(Construct):
                 record_name=domain_name,
                 target=route53.RecordTarget.from_alias(route53_targets.LoadBalancerTarget(self.load_balancer)),
             )
-        if access_logs_bucket_name:
-            # The bucket and its policy belong to the data stack, deployed before this one (the policy must exist:
-            # ELB writes a test object when logging is switched on). Set as attributes, because aws-cdk-lib's
-            # log_access_logs needs the region at synth and would write the bucket policy from here.
-            for key, value in {
-                "access_logs.s3.enabled": "true",
-                "access_logs.s3.bucket": access_logs_bucket_name,
-                "access_logs.s3.prefix": access_logs_prefix or "",
-            }.items():
-                self.load_balancer.set_attribute(key, value)
-        self._acknowledge(task, enable_ecs_exec, logged=bool(access_logs_bucket_name))
+        self._acknowledge(task, enable_ecs_exec)
         ec2.CfnSecurityGroupIngress(
             self,
             "TasksFromLoadBalancer",
             group_id=app_security_group.security_group_id,
-            source_security_group_id=self.load_balancer.connections.security_groups[0].security_group_id,
+            source_security_group_id=load_balancer_security_group.security_group_id,
             ip_protocol="tcp",
             from_port=LETTA_PORT,
             to_port=LETTA_PORT,
@@ -292,50 +287,22 @@ class LettaService(Construct):
         cluster.node.add_dependency(insights)
         return cluster
 
-    def _load_balancer(
+    def _routing(
         self,
         vpc: ec2.IVpc,
-        allowed_cidrs: Sequence[str],
         certificate: acm.ICertificate | None,
         deregistration_delay: Duration,
         warn_without_tls: bool,
-        deletion_protection: bool,
-    ) -> tuple[elbv2.ApplicationLoadBalancer, elbv2.ApplicationTargetGroup]:
-        security_group = ec2.SecurityGroup(
-            self,
-            "LoadBalancerSecurityGroup",
-            vpc=vpc,
-            description="Letta API load balancer: the listed client CIDRs in, the Letta tasks out",
-            allow_all_outbound=False,
-        )
-        ports = [443, 80] if certificate else [80]
-        for cidr in allowed_cidrs:
-            peer = ec2.Peer.ipv6(cidr) if ":" in cidr else ec2.Peer.ipv4(cidr)
-            for port in ports:
-                security_group.add_ingress_rule(peer, ec2.Port.tcp(port), f"API client {cidr}")
-        if any(cidr in ("0.0.0.0/0", "::/0") for cidr in allowed_cidrs):
-            # The config admits a world-open CIDR only with api_allow_public=true, docs/ci.md's public-API option.
-            acknowledge(
-                security_group,
-                "AwsSolutions-EC23",
-                "The operator opted in with api_allow_public=true: the API is meant for clients anywhere and is "
-                "guarded by Letta's server password (and TLS when certificate_arn is set).",
-            )
-        load_balancer = elbv2.ApplicationLoadBalancer(
-            self,
-            "LoadBalancer",
-            vpc=vpc,
-            internet_facing=True,
-            security_group=security_group,
-            idle_timeout=IDLE_TIMEOUT,
-            drop_invalid_header_fields=True,
-            # Prod: `cdk destroy` of this stack fails until an operator turns it off (docs/operations.md).
-            deletion_protection=deletion_protection,
-            vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PUBLIC),
-        )
+    ) -> elbv2.ApplicationTargetGroup:
+        """The target group the service registers in and the load balancer's listeners (HTTPS with a certificate,
+        HTTP redirecting to it; plain HTTP without)."""
+        load_balancer = self.load_balancer
+        # "ApiTargets", not the "Targets" of before the load balancer moved into the data stack: a target group
+        # serves one load balancer, so a deployed environment's move needs a new group while the old listener still
+        # holds the old one (docs/deploy-time.md, "Moving a deployed environment").
         target_group = elbv2.ApplicationTargetGroup(
             self,
-            "Targets",
+            "ApiTargets",
             vpc=vpc,
             port=LETTA_PORT,
             protocol=elbv2.ApplicationProtocol.HTTP,
@@ -380,9 +347,9 @@ class LettaService(Construct):
                     "The Letta API listens on plain HTTP: its bearer password crosses the network unencrypted. "
                     "Set domain_name (with its hosted zone) or certificate_arn for HTTPS.",
                 )
-        return load_balancer, target_group
+        return target_group
 
-    def _acknowledge(self, task: ecs.FargateTaskDefinition, enable_ecs_exec: bool, *, logged: bool) -> None:
+    def _acknowledge(self, task: ecs.FargateTaskDefinition, enable_ecs_exec: bool) -> None:
         acknowledge(task.obtain_execution_role(), "AwsSolutions-IAM5[Resource::*]", ECR_LOGIN_REASON)
         acknowledge(
             task,
@@ -394,14 +361,6 @@ class LettaService(Construct):
             "credential; Letta's Redis client has no AUTH) and the browser origins Letta admits (ACCEPTABLE_ORIGINS); "
             "the database URI, passwords, the encryption key and LLM keys are ECS secrets.",
         )
-        if not logged:
-            acknowledge(
-                self.load_balancer,
-                "AwsSolutions-ELB2",
-                "No ALB access logs outside prod: they need an S3 bucket that `cdk destroy` would leave behind or "
-                "empty through yet another custom resource. Letta's own access log goes to the stack's log group.",
-                checkov=["CKV_AWS_91"],
-            )
         if enable_ecs_exec:
             acknowledge(
                 task,

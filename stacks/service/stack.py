@@ -22,6 +22,11 @@ class ServiceStack(Stack):
 
     def __init__(self, scope: Construct, id: str, *, config: LettaConfig, data: DataExports, **kwargs: object) -> None:
         super().__init__(scope, id, **kwargs)
+        # The pgvector bootstrap's run (its Lambda and secrets are the data stack's): here, it starts once the data
+        # stack ends with the writer, and the service starts after it, so Letta never meets a database without
+        # pgvector or an unwritten LETTA_PG_URI. Delete does nothing; a redeploy of this stack re-applies the
+        # idempotent files.
+        self.bootstrap = data.bootstrap.create(self, "Pgvector")
         self.letta = LettaService(
             self,
             "Letta",
@@ -44,7 +49,8 @@ class ServiceStack(Stack):
             encryption_key_secret=data.encryption_key,
             llm_secret=data.llm_keys,
             llm_secret_keys=config.llm_secret_keys,
-            api_allowed_cidrs=config.api_allowed_cidrs,
+            load_balancer=data.load_balancer,
+            load_balancer_security_group=data.load_balancer_security_group,
             certificate_arn=config.certificate_arn,
             min_tasks=config.min_tasks,
             max_tasks=config.max_tasks,
@@ -52,9 +58,6 @@ class ServiceStack(Stack):
             enable_ecs_exec=config.enable_ecs_exec,
             log_retention=retention(config.log_retention_days),
             warn_without_tls=config.is_prod,
-            deletion_protection=config.deletion_protection,
-            access_logs_bucket_name=data.access_logs_bucket.bucket_name if data.access_logs_bucket else None,
-            access_logs_prefix=data.access_logs_prefix,
             redis_host=data.redis_host,
             redis_port=data.redis_port,
             db_pooling=config.db_pooling,
@@ -64,6 +67,7 @@ class ServiceStack(Stack):
             browser_origins=config.browser_origins,
             db_tls_verify=config.db_tls_verify,
         )
+        self.letta.service.node.add_dependency(self.bootstrap)
         alarms = None
         if config.alarms:
             alarms = ServiceAlarms(
@@ -98,8 +102,19 @@ class ServiceStack(Stack):
 
     def _outputs(self) -> None:
         letta = self.letta
+        # ApiUrl repeats the data stack's load balancer DNS name (an import) on purpose: clients and the scripts read
+        # the API's URL from this stack, whose listeners serve it. cfn-lint's W6001 warns on any output built from an
+        # import; this template accepts it, and only it.
+        self.template_options.metadata = {"cfn-lint": {"config": {"ignore_checks": ["W6001"]}}}
         cluster_name = letta.service.cluster.cluster_name
         CfnOutput(self, "ApiUrl", value=letta.url, description="Letta API base URL")
+        # Read at deploy time, never imported by another stack: it changes when pgvector is updated.
+        CfnOutput(
+            self,
+            "PgvectorVersion",
+            value=self.bootstrap.get_att_string("PgvectorVersion"),
+            description="Installed pgvector",
+        )
         CfnOutput(self, "DashboardUrl", value=self.dashboard.url, description="The environment's CloudWatch dashboard")
         CfnOutput(self, "LogGroupName", value=letta.log_group.log_group_name, description="Letta's log group")
         CfnOutput(self, "ClusterName", value=cluster_name)
