@@ -15,7 +15,11 @@ import json
 import os
 import re
 import shlex
+import shutil
 import subprocess
+import sys
+import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,7 +29,7 @@ import yaml
 
 from tests.cdk_app import ROOT
 from tests.doc_pages import CommandLine, commands_starting
-from tests.support.cached_app import CACHE_ENV
+from tests.support.cached_app import CACHE_ENV, SERVER_ENV, run_app
 
 # Every test here runs the pinned CDK CLI or app.py as a process: tens of seconds each.
 pytestmark = pytest.mark.cli
@@ -121,6 +125,71 @@ def synth_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     os.environ[CACHE_ENV] = str(folder)
     yield folder
     os.environ.pop(CACHE_ENV, None)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def synth_server(synth_cache: Path) -> Iterator[Path]:
+    """This worker's warm synth server (tests/support/synth_server.py), which cached_app.py's misses go to."""
+    folder = Path(tempfile.mkdtemp(prefix="synth-"))  # a short path: a socket's is at most 107 bytes
+    socket_path = folder / "socket"
+    server = subprocess.Popen([sys.executable, "tests/support/synth_server.py", str(socket_path)], cwd=ROOT)
+    try:
+        deadline = time.monotonic() + 120
+        while not socket_path.exists():
+            assert server.poll() is None and time.monotonic() < deadline, "the synth server did not start"
+            time.sleep(0.1)
+        os.environ[SERVER_ENV] = str(socket_path)
+        yield socket_path
+    finally:
+        os.environ.pop(SERVER_ENV, None)
+        server.terminate()
+        server.wait(30)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def assembly_files(outdir: Path) -> dict[str, bytes]:
+    """Every file of an assembly but the CLI's locks and the run's own timings; the creation stacks in the
+    metadata name the jsii kernel's temporary folder, which differs between any two processes."""
+    skip = {"performance-counters.json"}
+    return {
+        str(path.relative_to(outdir)): re.sub(rb"jsii-kernel-\w+", b"jsii-kernel-*", path.read_bytes())
+        for path in sorted(outdir.rglob("*"))
+        if path.is_file() and path.name not in skip and not path.name.endswith(".lock")
+    }
+
+
+@pytest.mark.parametrize(
+    "values",
+    [{"api_allowed_cidrs": "203.0.113.7/32"}, {"min_acu": "0.7"}],
+    ids=["README's deploy line", "a refused value"],
+)
+def test_the_warm_synth_server_gives_the_cli_what_a_cold_app_gives_it(
+    values: dict[str, str], synth_server: Path, tmp_path: Path
+) -> None:
+    # The context the CLI hands the app for the line: its defaults, cdk.json's context, the line's -c values.
+    cdk_json = json.loads((ROOT / "cdk.json").read_text())
+    cli_defaults = {
+        "aws:cdk:enable-path-metadata": True,
+        "aws:cdk:enable-asset-metadata": True,
+        "aws:cdk:version-reporting": True,
+        "aws:cdk:bundling-stacks": ["**"],
+    }
+    context = cdk_json["context"] | cli_defaults | values
+    base = {k: v for k, v in cli_env(tmp_path).items() if k != SERVER_ENV} | {"CDK_CONTEXT_JSON": json.dumps(context)}
+    results = {}
+    for how, server in (("cold", {}), ("warm", {SERVER_ENV: str(synth_server)})):
+        outdir = tmp_path / how
+        ran = run_app(cdk_json["app"], base | {"CDK_OUTDIR": str(outdir)} | server)
+        results[how] = (ran.returncode, ran.stdout, ran.stderr, assembly_files(outdir) if outdir.exists() else {})
+    (cold_code, cold_out, cold_err, cold), (warm_code, warm_out, warm_err, warm) = results["cold"], results["warm"]
+    assert (warm_code, warm_out, warm_err) == (cold_code, cold_out, cold_err)
+    assert sorted(warm) == sorted(cold)
+    assert [name for name in cold if warm[name] != cold[name]] == []
+    if "min_acu" in values:  # the refusal: one line, nothing written
+        assert cold_code != 0 and cold_err.count("letta-aurora-cdk: ") == 1, cold_err
+        assert not any(name.endswith(".template.json") for name in cold)
+    else:
+        assert cold_code == 0 and any(name.endswith(".template.json") for name in cold)
 
 
 def run_bash(script: str, env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess[str]:

@@ -4,8 +4,10 @@ The documented command lines (tests/test_user_commands.py) run with the pinned C
 its own whose cdk.json names this script as the app. The first command of a context runs cdk.json's real app and
 keeps a copy of the assembly it wrote (and of what it printed); every later command with the same context gets that
 copy instead of a second, identical synth (the CLI's `--app <assembly>`, without changing the line under test). A
-failed synth is never cached. Why not a library: the cache key is the CLI's own app protocol (CDK_CONTEXT_JSON, its
-overflow file, the default account and region), which no caching tool knows.
+failed synth is never cached. A miss goes to the test worker's warm synth server when it has one
+(tests/support/synth_server.py), which runs the same app.py without paying the CDK's cold start again. Why not
+a library: the cache key is the CLI's own app protocol (CDK_CONTEXT_JSON, its overflow file, the default account
+and region), which no caching tool knows.
 
     LETTA_SYNTH_CACHE=<folder shared by the test workers> CDK_OUTDIR=... python tests/support/cached_app.py
 """
@@ -18,12 +20,14 @@ import json
 import os
 import shlex
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 CACHE_ENV = "LETTA_SYNTH_CACHE"
+SERVER_ENV = "LETTA_SYNTH_SERVER"
 
 
 def context_key(environ: dict[str, str], app: str) -> str:
@@ -48,6 +52,21 @@ def link_tree(source: Path, target: Path) -> None:
     shutil.copytree(source, target, copy_function=os.link, dirs_exist_ok=True, ignore=ignore)
 
 
+def run_app(app: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """cdk.json's app: in the test worker's warm synth server when there is one (tests/support/synth_server.py:
+    app.py without the cold start), else as its own process."""
+    server = env.get(SERVER_ENV)
+    if server and Path(server).exists():
+        with socket.socket(socket.AF_UNIX) as connection:
+            connection.connect(server)
+            connection.sendall(json.dumps({"env": env, "cwd": os.getcwd()}).encode() + b"\n")
+            answer = json.loads(connection.makefile("rb").readline())
+        if answer["code"] is not None:
+            return subprocess.CompletedProcess(app, answer["code"], answer["stdout"], answer["stderr"])
+        sys.stderr.write(answer["stderr"])  # the server could not run it: say why, then run it cold
+    return subprocess.run(shlex.split(app), env=env, capture_output=True, text=True, check=False)
+
+
 def main() -> int:
     app = json.loads((ROOT / "cdk.json").read_text())["app"]
     outdir = Path(os.environ["CDK_OUTDIR"]).absolute()  # the CLI's own folder is the working directory
@@ -56,8 +75,7 @@ def main() -> int:
     with open(f"{cache}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # one synth per context, also across test workers
         if not (cache / "done").exists():
-            env = os.environ | {"CDK_OUTDIR": str(outdir)}
-            ran = subprocess.run(shlex.split(app), env=env, capture_output=True, text=True, check=False)
+            ran = run_app(app, dict(os.environ) | {"CDK_OUTDIR": str(outdir)})
             sys.stdout.write(ran.stdout)
             sys.stderr.write(ran.stderr)
             if ran.returncode != 0:
