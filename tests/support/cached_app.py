@@ -57,10 +57,13 @@ def run_app(app: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     app.py without the cold start), else as its own process."""
     server = env.get(SERVER_ENV)
     if server and Path(server).exists():
-        with socket.socket(socket.AF_UNIX) as connection:
-            connection.connect(server)
-            connection.sendall(json.dumps({"env": env, "cwd": os.getcwd()}).encode() + b"\n")
-            answer = json.loads(connection.makefile("rb").readline())
+        try:
+            with socket.socket(socket.AF_UNIX) as connection:
+                connection.connect(server)
+                connection.sendall(json.dumps({"env": env, "cwd": os.getcwd()}).encode() + b"\n")
+                answer = json.loads(connection.makefile("rb").readline())
+        except (OSError, ValueError) as exc:  # a server that died: the cold app still gives the right answer
+            answer = {"code": None, "stderr": f"cached_app: no answer from the synth server ({exc})\n"}
         if answer["code"] is not None:
             return subprocess.CompletedProcess(app, answer["code"], answer["stdout"], answer["stderr"])
         sys.stderr.write(answer["stderr"])  # the server could not run it: say why, then run it cold
