@@ -30,15 +30,20 @@ CACHE_ENV = "LETTA_SYNTH_CACHE"
 SERVER_ENV = "LETTA_SYNTH_SERVER"
 
 
-def context_key(environ: dict[str, str], app: str) -> str:
-    """A hash of everything the app reads from the CLI: the context (overflow included), the default account
-    and region, and the app command itself."""
+def cli_context(environ: dict[str, str]) -> dict[str, object]:
+    """The context the CLI hands the app: CDK_CONTEXT_JSON, then its overflow file, as the CDK's App reads them."""
     context = json.loads(environ.get("CDK_CONTEXT_JSON") or "{}")
     overflow = environ.get("CONTEXT_OVERFLOW_LOCATION_ENV")
     if overflow:
         context |= json.loads(Path(overflow).read_text())
+    return context
+
+
+def context_key(environ: dict[str, str], app: str) -> str:
+    """A hash of everything the app reads from the CLI: the context (overflow included), the default account
+    and region, and the app command itself."""
     inputs = {
-        "context": context,
+        "context": cli_context(environ),
         "env": {k: environ.get(k) for k in ("CDK_DEFAULT_ACCOUNT", "CDK_DEFAULT_REGION")},
         "app": app,
     }

@@ -38,15 +38,7 @@ sys.path.insert(0, str(ROOT))
 import aws_cdk  # noqa: E402  (the cold part, paid once)
 
 import stacks.composition  # noqa: E402,F401
-
-
-def cli_context(env: dict[str, str]) -> dict[str, Any]:
-    """The context the CLI handed the app: CDK_CONTEXT_JSON, then its overflow file, as the CDK's App reads them."""
-    context = json.loads(env.get("CDK_CONTEXT_JSON") or "{}")
-    overflow = env.get("CONTEXT_OVERFLOW_LOCATION_ENV")
-    if overflow:
-        context |= json.loads(Path(overflow).read_text())
-    return context
+from tests.support.cached_app import cli_context  # noqa: E402
 
 
 @contextlib.contextmanager
