@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from scripts.generated_section import replace_section
+from scripts.generated_section import replace_section, write_or_check
 from scripts.operator_cli import Parser
 from stacks.config import LettaConfig
 
@@ -54,15 +54,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = Parser(prog="config_table.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--check", action="store_true", help="exit 1 if the page's table is stale")
     args = parser.parse_args(argv)
-    current = PAGE.read_text()
-    wanted = render(current)
-    if args.check:
-        if current != wanted:
-            print("docs/configuration.md's config table is stale: run scripts/config_table.py", file=sys.stderr)
-            return 1
-        return 0
-    PAGE.write_text(wanted)
-    return 0
+    stale = "docs/configuration.md's config table is stale: run scripts/config_table.py"
+    return write_or_check(PAGE, render(PAGE.read_text()), check=args.check, stale=stale)
 
 
 if __name__ == "__main__":

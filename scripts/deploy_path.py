@@ -28,7 +28,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from scripts.generated_section import replace_section
+from scripts.generated_section import replace_section, write_or_check
 from scripts.operator_cli import Parser
 from scripts.synthesized import synthesize
 
@@ -252,16 +252,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="exit 1 if docs/deploy-time.md's figures are stale")
     args = parser.parse_args(argv)
     if args.write or args.check:
-        by_profile = {p: figures(synthesize(p)) for p in PROFILES}
-        current = PAGE.read_text()
-        wanted = render(current, by_profile)
-        if args.check:
-            if current != wanted:
-                print("docs/deploy-time.md is stale: run scripts/deploy_path.py --write", file=sys.stderr)
-                return 1
-            return 0
-        PAGE.write_text(wanted)
-        return 0
+        wanted = render(PAGE.read_text(), {p: figures(synthesize(p)) for p in PROFILES})
+        stale = "docs/deploy-time.md is stale: run scripts/deploy_path.py --write"
+        return write_or_check(PAGE, wanted, check=args.check, stale=stale)
     if not args.profile:
         parser.error("name a profile (dev, prod), or --write / --check")
     folder = ROOT / "cdk.out" / args.profile

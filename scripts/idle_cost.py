@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from scripts.generated_section import replace_section
+from scripts.generated_section import replace_section, write_or_check
 from scripts.operator_cli import Parser
 from scripts.synthesized import synthesize
 
@@ -340,16 +340,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.write or args.check:
-            by_profile = {p: lines(synthesize(p)) for p in PROFILES}
-            current = PAGE.read_text()
-            wanted = render(current, by_profile)
-            if args.check:
-                if current != wanted:
-                    print("docs/configuration.md's idle-cost table is stale: run scripts/idle_cost.py --write")
-                    return 1
-                return 0
-            PAGE.write_text(wanted)
-            return 0
+            wanted = render(PAGE.read_text(), {p: lines(synthesize(p)) for p in PROFILES})
+            stale = "docs/configuration.md's idle-cost table is stale: run scripts/idle_cost.py --write"
+            return write_or_check(PAGE, wanted, check=args.check, stale=stale)
         if not args.profile:
             parser.error("name a profile (dev, prod), or --write / --check")
         found = lines(read_templates(args.profile, args.cdk_out))
