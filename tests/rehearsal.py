@@ -5,7 +5,13 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+
+import psycopg
+
+from scripts.local_stack import State, app_uri
+from stacks.letta_contract import ALEMBIC_HEAD
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -37,3 +43,43 @@ def redis_dir(port: int) -> str | None:
     )
     lines = answer.stdout.split()
     return lines[1] if answer.returncode == 0 and len(lines) == 2 else None
+
+
+# Rows Letta's first start writes check-then-insert: duplicates are what a race of first starts leaves.
+DUPLICATES = {
+    "organizations": "SELECT count(*) - 1 FROM organizations",
+    "users": "SELECT count(*) - count(DISTINCT id) FROM users",
+    "providers": "SELECT count(*) - count(DISTINCT name) FROM providers WHERE organization_id IS NULL",
+    "sandbox_configs": "SELECT count(*) - count(DISTINCT (type, organization_id)) FROM sandbox_configs",
+}
+TELLING = ("duplicate key value", "UniqueViolation", "IntegrityError", "migration failed", "Traceback")
+
+
+@dataclass
+class FirstStart:
+    """What simultaneous first starts on an empty database left: its schema revision, the duplicates among the
+    rows they write, and the first telling lines of the instances' logs."""
+
+    revision: str | None
+    duplicates: dict[str, int]
+    telling: list[str]
+
+    @property
+    def clean(self) -> bool:
+        """At head, and Letta's first-start rows written once."""
+        return self.revision == ALEMBIC_HEAD and bool(self.duplicates) and not any(self.duplicates.values())
+
+
+def first_start(state_dir: Path) -> FirstStart:
+    state = State.load(state_dir)
+    revision, duplicates = None, {}
+    if state is not None:
+        with psycopg.connect(app_uri(state), autocommit=True) as conn:
+            if conn.execute("SELECT to_regclass('alembic_version')").fetchone() != (None,):
+                row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+                revision = row[0] if row else None
+            if conn.execute("SELECT to_regclass('providers')").fetchone() != (None,):
+                duplicates = {t: int(conn.execute(q).fetchone()[0]) for t, q in DUPLICATES.items()}
+    logs = [p.read_text(errors="replace") for p in sorted((state_dir / "logs").glob("letta-*.log"))]
+    telling = [x.strip()[:200] for log in logs for x in log.splitlines() if any(t in x for t in TELLING)][:3]
+    return FirstStart(revision, duplicates, telling)

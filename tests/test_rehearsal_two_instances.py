@@ -1,6 +1,10 @@
 """Two Letta containers behind a round-robin front, as a two-task service behind its ALB, on one PostgreSQL:
 `local_stack.py up --offline --instances 2`, nothing mocked but the LLM (the labelled echo).
 
+Each `up` starts both containers at the same moment on an empty database, as a deployment's new tasks start:
+with the supervisor's migration lock both become healthy, the schema at head, Letta's first-start rows written
+once (tests/test_rehearsal_concurrent_start.py is the control without the lock).
+
 Run twice: with one shared Redis (what the service stack gives its tasks through LETTA_REDIS_HOST), and with a
 private Redis per instance (what each task has when LETTA_REDIS_HOST is unset: startup.sh starts its own). The
 lock and resume checks must fail in the second run, so they are strict xfails there: if they ever passed
@@ -25,7 +29,7 @@ import pytest
 
 from scripts.local_stack import State
 from scripts.rehearsal.processes import free_port
-from tests.rehearsal import local_stack
+from tests.rehearsal import FirstStart, first_start, local_stack
 
 pytestmark = [pytest.mark.letta, pytest.mark.postgres]
 SERVED_BY = "x-served-by"
@@ -37,6 +41,8 @@ class Stack:
     redis: str
     client: httpx.Client
     agent_id: str
+    up_stdout: str
+    first: FirstStart
 
 
 @pytest.fixture(scope="module", params=["shared", "private"], name="stack")
@@ -49,6 +55,7 @@ def two_instances(request: pytest.FixtureRequest) -> Iterator[Stack]:
         up = local_stack(state_dir, *args, *(["--no-shared-redis"] if request.param == "private" else []))
         assert up.returncode == 0, up.stdout[-3000:] + up.stderr[-3000:]
         assert ("redis: one shared" if request.param == "shared" else "redis: a private one per instance") in up.stdout
+        first = first_start(state_dir)  # before any request of the tests writes a row
         state = State.load(state_dir)
         assert state is not None and len(state.letta_ports) == 2
         headers = {"Authorization": f"Bearer {state.server_password}", "X-Stainless-Package-Version": "1.0.0"}
@@ -58,10 +65,16 @@ def two_instances(request: pytest.FixtureRequest) -> Iterator[Stack]:
                 json={"name": "two", "model": "openai-proxy/echo-1", "embedding": "openai/text-embedding-3-small"},
             )
             assert agent.status_code == 200, agent.text
-            yield Stack(request.param, client, agent.json()["id"])
+            yield Stack(request.param, client, agent.json()["id"], up.stdout, first)
     finally:
         local_stack(state_dir, "down", "--wipe", timeout=120)
         shutil.rmtree(base, ignore_errors=True)
+
+
+def test_both_started_together_on_the_empty_database_and_migrated_it_once(stack: Stack) -> None:
+    print(stack.first)
+    assert "letta: 2 instances started together, all healthy after" in stack.up_stdout
+    assert stack.first.clean and not stack.first.telling, stack.first
 
 
 def send(stack: Stack, text: str) -> httpx.Response:
