@@ -269,7 +269,7 @@ def test_synth_through_the_cli_stops_on_a_finding_with_one_line_each(
     problem: str, expected: str, tmp_path: Path
 ) -> None:
     env = {**cli_env(tmp_path), "LETTA_TEST_PROBLEM": problem}
-    app = ".venv/bin/python tests/support/app_with_problem.py"
+    app = f"{CACHED_APP} tests/support/app_with_problem.py"  # a failed synth is never cached: the app runs
     result = run_bash(f"npx cdk synth -q --app '{app}' -o {tmp_path / 'out'}", env, tmp_path)
     assert result.returncode != 0
     assert "Traceback" not in result.stderr and "Successfully synthesized" not in result.stdout + result.stderr

@@ -9,7 +9,10 @@ failed synth is never cached. A miss goes to the test worker's warm synth server
 a library: the cache key is the CLI's own app protocol (CDK_CONTEXT_JSON, its overflow file, the default account
 and region), which no caching tool knows.
 
-    LETTA_SYNTH_CACHE=<folder shared by the test workers> CDK_OUTDIR=... python tests/support/cached_app.py
+    LETTA_SYNTH_CACHE=<folder shared by the test workers> CDK_OUTDIR=... python tests/support/cached_app.py [APP]
+
+APP, a Python app beside app.py (tests/support/app_with_problem.py), runs instead of cdk.json's app, on the same
+terms.
 """
 
 from __future__ import annotations
@@ -57,15 +60,17 @@ def link_tree(source: Path, target: Path) -> None:
     shutil.copytree(source, target, copy_function=os.link, dirs_exist_ok=True, ignore=ignore)
 
 
-def run_app(app: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    """cdk.json's app: in the test worker's warm synth server when there is one (tests/support/synth_server.py:
-    app.py without the cold start), else as its own process."""
+def run_app(app: str, env: dict[str, str], script: str = "app.py") -> subprocess.CompletedProcess[str]:
+    """The app `app` (the command of `script`, a path from the repository's root): in the test worker's warm synth
+    server when there is one (tests/support/synth_server.py: the script without the cold start), else as its own
+    process."""
     server = env.get(SERVER_ENV)
     if server and Path(server).exists():
         try:
             with socket.socket(socket.AF_UNIX) as connection:
                 connection.connect(server)
-                connection.sendall(json.dumps({"env": env, "cwd": os.getcwd()}).encode() + b"\n")
+                request = {"env": env, "cwd": os.getcwd(), "script": script}
+                connection.sendall(json.dumps(request).encode() + b"\n")
                 answer = json.loads(connection.makefile("rb").readline())
         except (OSError, ValueError) as exc:  # a server that died: the cold app still gives the right answer
             answer = {"code": None, "stderr": f"cached_app: no answer from the synth server ({exc})\n"}
@@ -75,15 +80,16 @@ def run_app(app: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(shlex.split(app), env=env, capture_output=True, text=True, check=False)
 
 
-def main() -> int:
-    app = json.loads((ROOT / "cdk.json").read_text())["app"]
+def main(argv: list[str]) -> int:
+    script = argv[0] if argv else "app.py"
+    app = f"{sys.executable} {script}" if argv else json.loads((ROOT / "cdk.json").read_text())["app"]
     outdir = Path(os.environ["CDK_OUTDIR"]).absolute()  # the CLI's own folder is the working directory
     cache = Path(os.environ[CACHE_ENV]) / context_key(dict(os.environ), app)
     cache.parent.mkdir(parents=True, exist_ok=True)
     with open(f"{cache}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # one synth per context, also across test workers
         if not (cache / "done").exists():
-            ran = run_app(app, dict(os.environ) | {"CDK_OUTDIR": str(outdir)})
+            ran = run_app(app, dict(os.environ) | {"CDK_OUTDIR": str(outdir)}, script)
             sys.stdout.write(ran.stdout)
             sys.stderr.write(ran.stderr)
             if ran.returncode != 0:
@@ -100,4 +106,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

@@ -3,8 +3,9 @@
 A cold `python app.py` spends most of its 10-15 s on 2 cores importing the CDK and starting jsii; in a process
 that has done so once, the same synth takes about a second. The documented command lines
 (tests/test_user_commands.py) carry some 30 distinct contexts, so each test worker keeps one of these servers for
-its session. The app is app.py itself (`runpy`), with the environment, working directory and arguments the CLI
-gave cached_app.py; its exit code and what it printed go back to the CLI.
+its session. The app is app.py itself (`runpy`; or the script the request names, such as
+tests/support/app_with_problem.py), with the environment, working directory and arguments the CLI gave
+cached_app.py; its exit code and what it printed go back to the CLI.
 
 One difference, made explicit: the CDK reads its output folder and context from the environment of its jsii
 kernel, a node process started once with the server, so each request's `CDK_OUTDIR` and context (the CLI's
@@ -80,11 +81,11 @@ def captured_output() -> Iterator[tuple[IO[bytes], IO[bytes]]]:
 
 
 def run_app(request: dict[str, Any]) -> dict[str, Any]:
-    """app.py under the request's inputs; its exit code and output."""
+    """The request's app script (app.py unless it names another) under its inputs; its exit code and output."""
     code = 0
     with captured_output() as (out, err), app_inputs(request["env"], request["cwd"]):
         try:
-            runpy.run_path(str(ROOT / "app.py"), run_name="__main__")
+            runpy.run_path(str(ROOT / request.get("script", "app.py")), run_name="__main__")
         except SystemExit as exit_:
             code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
         finally:
