@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ import pytest
 from scripts.embedded_postgres import EmbeddedPostgres
 from stacks.pgsql.sql_files import SqlFile, load_sql_files
 from tests.postgres_server import MAJORS, SQL_DIR, generate_password, shared_server, unique_role
+from tests.rehearsal import finish_downs
 
 ROOT = Path(__file__).resolve().parents[1]
 _NODE_BIN = ROOT / "node_modules" / ".bin"
@@ -75,6 +77,15 @@ def app_role() -> str:
 def app_password() -> str:
     """A password drawn from the whole allowed alphabet."""
     return generate_password()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def rehearsals_stopped() -> Iterator[None]:
+    """The rehearsals that modules left to stop in the background (tests.rehearsal.down_later) have stopped and
+    are wiped by the end of the session; one that did not stop cleanly is an error."""
+    yield
+    failed = finish_downs()
+    assert not failed, failed
 
 
 @pytest.fixture(scope="session")

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import psycopg
 
@@ -25,6 +29,42 @@ def local_stack(state_dir: Path, *args: str, timeout: float = 1200) -> subproces
         timeout=timeout,
         check=False,
     )
+
+
+@dataclass
+class _Down:
+    process: subprocess.Popen[bytes]
+    base: Path
+    output: IO[bytes]
+
+
+_DOWNS: list[_Down] = []
+
+
+def down_later(base: Path, state_dirs: Iterable[Path]) -> None:
+    """`local_stack.py down --wipe` of each of a module's rehearsals, then `base` removed, while the worker goes on
+    to its next tests: a `down` mostly waits (Letta's shutdown, PostgreSQL's checkpoint), seconds each.
+    `finish_downs` waits for them at the end of the session and reports one that did not stop cleanly."""
+    for state_dir in state_dirs:
+        output = tempfile.TemporaryFile()  # noqa: SIM115  (closed by finish_downs)
+        command = [sys.executable, "scripts/local_stack.py", "--state-dir", str(state_dir), "down", "--wipe"]
+        process = subprocess.Popen(command, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT)
+        _DOWNS.append(_Down(process, base, output))
+
+
+def finish_downs(timeout: float = 120) -> list[str]:
+    """Waits for every `down_later` and removes its folder; what each one that failed printed."""
+    failed = []
+    while _DOWNS:
+        down = _DOWNS.pop()
+        with down.output:
+            code = down.process.wait(timeout)
+            if code != 0:
+                down.output.seek(0)
+                failed.append(f"{down.process.args} exited {code}: {down.output.read().decode()[-500:]}")
+        if all(other.base != down.base for other in _DOWNS):
+            shutil.rmtree(down.base, ignore_errors=True)
+    return failed
 
 
 def own_redis_port(up_stdout: str) -> int:

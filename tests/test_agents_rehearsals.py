@@ -9,7 +9,6 @@ Both rehearsals start at once (their `up`s overlap) to keep the suite's budget.
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -25,7 +24,7 @@ from scripts import agents
 from scripts.agent_export.letta_api import LettaApi
 from scripts.local_stack import ECHO_EMBEDDING_HANDLE, ECHO_MODEL_HANDLE, State, app_uri
 from tests import agent_fixtures as fx
-from tests.rehearsal import local_stack, own_redis_port, redis_dir
+from tests.rehearsal import down_later, local_stack, own_redis_port, redis_dir
 from tests.test_rehearsal_e2e import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -125,9 +124,7 @@ def moved_fixture() -> Iterator[Moved]:
             a, b, source_id, target_id, control_id, export_dir, state_b, export_lines, import_lines, state_a, up_outputs
         )
     finally:
-        for state_dir in (state_a, state_b):
-            local_stack(state_dir, "down", "--wipe", timeout=120)
-        shutil.rmtree(base, ignore_errors=True)
+        down_later(base, (state_a, state_b))
 
 
 def test_archival_search_in_b_returns_the_same_passages_in_the_same_order(moved: Moved) -> None:

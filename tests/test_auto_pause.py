@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import secrets
-import shutil
 import tempfile
 import time
 from collections.abc import Iterator
@@ -29,7 +28,7 @@ import pytest
 from scripts import local_stack
 from scripts.rehearsal.processes import free_port
 from stacks import letta_contract as letta
-from tests.rehearsal import local_stack as local_stack_cli
+from tests.rehearsal import down_later
 from tests.support.paused_postgres import PausedPostgres
 
 pytestmark = [pytest.mark.letta, pytest.mark.postgres]
@@ -79,8 +78,7 @@ def rehearsal_fixture() -> Iterator[Rehearsal]:
             assert agent.status_code == 200, agent.text
             yield Rehearsal(state, proxy, client, agent.json()["id"])
     finally:
-        local_stack_cli(state_dir, "down", "--wipe", timeout=120)
-        shutil.rmtree(base, ignore_errors=True)
+        down_later(base, [state_dir])
 
 
 def _app_backends(state: local_stack.State, monitor: psycopg.Connection) -> int:

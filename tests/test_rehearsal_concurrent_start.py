@@ -15,7 +15,6 @@ measurement; each run prints its figures.
 from __future__ import annotations
 
 import os
-import shutil
 import tempfile
 import time
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from scripts.rehearsal.processes import free_port
-from tests.rehearsal import FirstStart, first_start, local_stack
+from tests.rehearsal import FirstStart, down_later, first_start, local_stack
 
 pytestmark = [pytest.mark.letta, pytest.mark.postgres]
 BUDGET = float(os.environ.get("LETTA_CONCURRENT_START_BUDGET", "0"))
@@ -58,8 +57,7 @@ def start_together(instances: int, *extra: str) -> Run:
         line = next((x for x in up.stdout.splitlines() if "started together, all healthy" in x), "")
         return Run(up.returncode, seconds, line, first_start(state_dir), up.stderr.strip()[-300:])
     finally:
-        local_stack(state_dir, "down", "--wipe", timeout=120)
-        shutil.rmtree(base, ignore_errors=True)
+        down_later(Path(base), [state_dir])
 
 
 def runs_without_the_lock(budget: float) -> list[Run]:

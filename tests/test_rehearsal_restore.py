@@ -10,7 +10,6 @@ with a different key is unreadable (Letta's own CryptoUtils in Letta's venv), so
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -23,7 +22,7 @@ import pytest
 from scripts.local_stack import ECHO_EMBEDDING_HANDLE, ECHO_MODEL_HANDLE, State, app_uri
 from scripts.rehearsal.letta_install import ensure_letta_venv
 from scripts.rehearsal.processes import free_port
-from tests.rehearsal import local_stack
+from tests.rehearsal import down_later, local_stack
 
 pytestmark = [pytest.mark.letta, pytest.mark.postgres]
 SECRET_NAME, SECRET_VALUE = "RESTORE_PROOF_TOKEN", "tool-secret-restore-proof-7Q2x"
@@ -74,9 +73,7 @@ def drill_fixture() -> Iterator[dict[str, Any]]:
         _ok(local_stack(source_dir, "down", "--wipe", timeout=120))
         yield {"agent_id": agent.id, "source": source, "snapshot": snapshot, "restored": restored, "dir": restored_dir}
     finally:
-        for folder in (source_dir, restored_dir):
-            local_stack(folder, "down", "--wipe", timeout=120)
-        shutil.rmtree(base, ignore_errors=True)
+        down_later(base, (source_dir, restored_dir))
 
 
 def test_the_restore_bootstraps_the_copy_and_letta_has_no_migration_left(drill: dict[str, Any]) -> None:

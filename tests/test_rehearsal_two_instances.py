@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
-import shutil
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -29,7 +28,7 @@ import pytest
 
 from scripts.local_stack import State
 from scripts.rehearsal.processes import free_port
-from tests.rehearsal import FirstStart, first_start, local_stack
+from tests.rehearsal import FirstStart, down_later, first_start, local_stack
 
 pytestmark = [pytest.mark.letta, pytest.mark.postgres]
 SERVED_BY = "x-served-by"
@@ -67,8 +66,7 @@ def two_instances(request: pytest.FixtureRequest) -> Iterator[Stack]:
             assert agent.status_code == 200, agent.text
             yield Stack(request.param, client, agent.json()["id"], up.stdout, first)
     finally:
-        local_stack(state_dir, "down", "--wipe", timeout=120)
-        shutil.rmtree(base, ignore_errors=True)
+        down_later(base, [state_dir])
 
 
 def test_both_started_together_on_the_empty_database_and_migrated_it_once(stack: Stack) -> None:

@@ -13,7 +13,6 @@ provider rows, one default organization, and everything made on 0.16.6 reads bac
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -32,7 +31,7 @@ from scripts.local_stack import ECHO_EMBEDDING_HANDLE, ECHO_MODEL_HANDLE, PG_MAJ
 from scripts.rehearsal.processes import free_port
 from stacks.letta_contract import ALEMBIC_HEAD
 from stacks.service.supervisor import INVALID_INDEXES_SQL
-from tests.rehearsal import ROOT, local_stack
+from tests.rehearsal import ROOT, down_later, local_stack
 
 pytestmark = [pytest.mark.letta, pytest.mark.postgres]
 OLD = "0.16.6"
@@ -161,8 +160,7 @@ def upgrade_fixture() -> Iterator[Upgrade]:
         assert state is not None
         yield Upgrade(state_dir, state, up, made, killed, seconds, logs)
     finally:
-        local_stack(state_dir, "down", "--wipe", timeout=120)
-        shutil.rmtree(base, ignore_errors=True)
+        down_later(base, [state_dir])
 
 
 def test_a_start_killed_mid_migration_left_an_invalid_index(upgrade: Upgrade) -> None:
