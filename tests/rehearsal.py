@@ -1,4 +1,5 @@
-"""Running the local rehearsal's command line from the tests, as a user runs it."""
+"""Running the local rehearsal's command line from the tests, as a user runs it; stopping a module's rehearsals in
+the background; and what simultaneous first starts left in a rehearsal's database."""
 
 from __future__ import annotations
 
