@@ -98,17 +98,15 @@ def sql_files() -> list[SqlFile]:
     return load_sql_files(SQL_DIR)
 
 
-# The modules that start Letta, longest first (minutes each on 2 cores; the upgrade starts five servers), except
-# the auto-pause module second: it mostly waits (a 75 s idle watch), which the first workers' starts fill. Sent to
+# The modules that start Letta, longest first (minutes each on 2 cores; the upgrade starts five servers). Sent to
 # the workers first, they run side by side while the thousand short tests fill the gaps after them: in
-# collection order the upgrade came last and ran alone at the end. Measured on 2 cores: 6 min 40 s with the
-# auto-pause module fifth, 6 min 8 s second.
+# collection order the upgrade came last and ran alone at the end.
 _LONGEST_FIRST = (
     "tests/test_rehearsal_upgrade.py",
-    "tests/test_auto_pause.py",
     "tests/test_rehearsal_two_instances.py",
     "tests/test_agents_rehearsals.py",
     "tests/test_rehearsal_restore.py",
+    "tests/test_auto_pause.py",
     "tests/test_rehearsal_concurrent_start.py",
     "tests/test_rehearsal_e2e.py",
 )
