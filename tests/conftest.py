@@ -123,7 +123,8 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     """`-n auto`: one worker more than the cores. The rehearsal modules spend minutes waiting, not computing (the
     auto-pause module watches an idle Letta for 75 s, then a 15 s resume; every `up` waits on its servers' health
     and every `down` on their shutdown), and the extra worker runs tests in those gaps. Measured on 2 cores: 2
-    workers 8 min 28 s, 3 workers 6 min 40 s, 4 workers 7 min 18 s (four rehearsals starting at once)."""
+    workers 8 min 28 s, 3 workers 6 min 40 s, 4 workers 7 min 18 s (four rehearsals starting at once); runs of
+    the same code on this machine vary by a minute or more."""
     return len(os.sched_getaffinity(0)) + 1
 
 
