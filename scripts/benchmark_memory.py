@@ -50,7 +50,7 @@ from scripts.memory_bench.measure import (
     table_sizes,
     toast_check,
 )
-from scripts.operator_cli import Parser, dsn_argument, output_file, whole_number, whole_numbers
+from scripts.operator_cli import PASSWORD_HINT, Parser, dsn_argument, output_file, whole_number, whole_numbers
 
 ROOT = Path(__file__).resolve().parents[1]
 SEARCHES_PER_DAY = (1_000, 10_000, 100_000, 1_000_000)
@@ -99,8 +99,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--dsn",
         type=dsn_argument,
         metavar="URI",
-        help="PostgreSQL URI without a password, which libpq reads from PGPASSWORD, or ~/.pgpass (or the file "
-        "PGPASSFILE names, mode 0600) (default: the rehearsal's database)",
+        help=f"PostgreSQL URI without a password ({PASSWORD_HINT}); default: the rehearsal's database",
     )
     parser.add_argument("--state-dir", type=Path, default=ROOT / ".local" / "rehearsal", help="rehearsal state")
     parser.add_argument("--migrate", action="store_true", help="run Letta's migrations if the schema is missing")

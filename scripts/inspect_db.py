@@ -25,6 +25,7 @@ from tabulate import tabulate
 from scripts.operator_cli import (
     EXIT_OK,
     EXIT_USAGE,
+    PASSWORD_HINT,
     OperatorError,
     Parser,
     dsn_argument,
@@ -367,8 +368,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=dsn_argument,
         metavar="URI",
         help="query this PostgreSQL server through psycopg instead: a postgresql:// URI or key=value string "
-        "WITHOUT a password (refused: shell history keeps it); libpq reads the password from PGPASSWORD, or "
-        "~/.pgpass (or the file PGPASSFILE names, mode 0600)",
+        f"WITHOUT a password (refused: shell history keeps it; {PASSWORD_HINT})",
     )
     parser.add_argument(
         "--region",

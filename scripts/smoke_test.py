@@ -28,6 +28,7 @@ from scripts.inspect_db import ClientFactory, data_api_executor, psycopg_executo
 from scripts.operator_cli import (
     EXIT_OK,
     EXIT_USAGE,
+    PASSWORD_HINT,
     OperatorError,
     Parser,
     dsn_argument,
@@ -265,8 +266,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=dsn_argument,
         metavar="URI",
         help="check the database through psycopg at this URI instead of the Data API (required with --base-url "
-        "for database checks; without it they are skipped and said so). No password in it: libpq reads it from "
-        "PGPASSWORD, or ~/.pgpass (or the file PGPASSFILE names, mode 0600)",
+        f"for database checks; without it they are skipped and said so). No password in it: {PASSWORD_HINT}",
     )
     agent = parser.add_argument_group("the agent")
     agent.add_argument("--model", default=DEFAULT_MODEL, help=f"LLM handle (default {DEFAULT_MODEL})")
