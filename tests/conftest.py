@@ -103,12 +103,12 @@ def sql_files() -> list[SqlFile]:
 # collection order the upgrade came last and ran alone at the end.
 _LONGEST_FIRST = (
     "tests/test_rehearsal_upgrade.py",
+    "tests/test_auto_pause.py",
+    "tests/test_rehearsal_restore.py",
     "tests/test_rehearsal_two_instances.py",
     "tests/test_agents_rehearsals.py",
-    "tests/test_rehearsal_restore.py",
-    "tests/test_auto_pause.py",
-    "tests/test_rehearsal_concurrent_start.py",
     "tests/test_rehearsal_e2e.py",
+    "tests/test_rehearsal_concurrent_start.py",
 )
 
 

@@ -2,9 +2,9 @@
 `local_stack.py up --offline --instances 2`, nothing mocked but the LLM (the labelled echo).
 
 With the supervisor's migration lock every instance becomes healthy, with one default organization and no
-duplicate rows: tests/test_rehearsal_two_instances.py checks exactly that after each of its two `up --instances 2`
-on an empty database (a third run here started the same two servers again for the same check: a minute of a
-worker on 2 cores). The upgrade's `up --instances 2` adds a simultaneous start on an older schema.
+duplicate rows: tests/test_rehearsal_two_instances.py checks exactly that after its `up --instances 2` on an empty
+database (a run here started the same two servers again for the same check: a minute of a worker on 2 cores).
+The upgrade's `up --instances 2` adds a simultaneous start on an older schema.
 
 This module is the control: without the lock (`--no-migration-lock`) the starts race, a strict xfail, so that a
 control which stopped showing the race fails the suite instead of proving nothing. It runs once, or run after run

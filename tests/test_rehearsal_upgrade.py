@@ -9,6 +9,9 @@
 
 Then: both healthy, alembic at head, no invalid index (the supervisor rebuilt it, and said so), no duplicate
 provider rows, one default organization, and everything made on 0.16.6 reads back, archival search included.
+The upgraded pair shares one Redis, as the service stack's tasks do: tests/shared_redis.py's checks run on it
+(messages alternate, one agent's concurrent messages are serialized, a background stream resumes through the other
+instance); tests/test_rehearsal_two_instances.py is their control, a pair with a Redis each.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from scripts.local_stack import ECHO_EMBEDDING_HANDLE, ECHO_MODEL_HANDLE, PG_MAJ
 from scripts.rehearsal.processes import free_port
 from stacks.letta_contract import ALEMBIC_HEAD
 from stacks.service.supervisor import INVALID_INDEXES_SQL
+from tests import shared_redis
 from tests.rehearsal import ROOT, down_later, local_stack
 
 pytestmark = [pytest.mark.letta, pytest.mark.postgres]
@@ -175,6 +179,7 @@ def test_two_instances_started_together_upgrade_the_database_and_both_become_hea
     up = upgrade.up
     assert up.returncode == 0, up.stdout[-3000:] + up.stderr[-3000:]
     assert "letta: 2 instances started together, all healthy after" in up.stdout
+    assert "redis: one shared" in up.stdout
     assert f"letta: schema at {ALEMBIC_HEAD}, 49 tables in public" in up.stdout
     logs = upgrade.logs
     print("\n".join(line for line in logs.splitlines() if "letta-supervisor" in line))
@@ -213,6 +218,26 @@ def test_everything_made_on_the_old_release_reads_back_archival_search_included(
             results = [r["content"] for r in found.json()["results"]]
             print(agent_id, "search 'zebra':", results)
             assert results and results[0] == made["passages"][0]
+
+
+@pytest.fixture(scope="module", name="pair")
+def pair_fixture(upgrade: Upgrade) -> Iterator[shared_redis.Pair]:
+    with shared_redis.pair(upgrade.state, "shared") as pair:
+        yield pair
+
+
+def test_on_the_upgraded_pair_messages_alternate_between_instances_and_the_conversation_stays_whole(
+    pair: shared_redis.Pair,
+) -> None:
+    shared_redis.messages_alternate_and_the_conversation_stays_whole(pair)
+
+
+def test_on_the_upgraded_pair_two_concurrent_messages_to_one_agent_are_serialized(pair: shared_redis.Pair) -> None:
+    shared_redis.concurrent_messages_are_serialized(pair)
+
+
+def test_on_the_upgraded_pair_a_background_stream_resumes_through_the_other_instance(pair: shared_redis.Pair) -> None:
+    shared_redis.a_background_stream_resumes_through_the_other_instance(pair)
 
 
 def test_rolling_the_image_back_does_not_roll_the_schema_back_a_new_old_task_fails_to_start(upgrade: Upgrade) -> None:
