@@ -31,8 +31,9 @@ from tests.cdk_app import ROOT
 from tests.doc_pages import CommandLine, commands_starting
 from tests.support.cached_app import CACHE_ENV, SERVER_ENV, run_app
 
-# Every test here runs the pinned CDK CLI or app.py as a process: tens of seconds each.
-pytestmark = pytest.mark.cli
+# Every test here runs the pinned CDK CLI or app.py as a process, seconds each. All on one worker: they share that
+# worker's warm synth server, whose cold start (the CDK's import, jsii, a first synth) each worker paid again.
+pytestmark = [pytest.mark.cli, pytest.mark.xdist_group("cli")]
 
 STACKS = {"dev": ("letta-dev-data", "letta-dev-reader", "letta-dev-service")}
 NO_ACCOUNT = "Unable to resolve AWS account to use"
