@@ -98,9 +98,11 @@ def sql_files() -> list[SqlFile]:
     return load_sql_files(SQL_DIR)
 
 
-# The modules that start Letta, longest first (minutes each on 2 cores; the upgrade starts five servers). Sent to
-# the workers first, they run side by side while the thousand short tests fill the gaps after them: in
-# collection order the upgrade came last and ran alone at the end.
+# The modules that start Letta, longest first (minutes each on 2 cores; the upgrade starts five servers), then the
+# documented command lines (one group of a minute, tests/test_user_commands.py). Sent to the workers first, they
+# run side by side while the thousand short tests fill the gaps after them: in collection order the upgrade came
+# last and ran alone at the end, and so, once on one worker, did the command lines (a minute at half the CPU).
+# The synthesizing modules' group starts early without a rank: its first module (test_access_logs) sorts early.
 _LONGEST_FIRST = (
     "tests/test_rehearsal_upgrade.py",
     "tests/test_auto_pause.py",
@@ -109,6 +111,7 @@ _LONGEST_FIRST = (
     "tests/test_agents_rehearsals.py",
     "tests/test_rehearsal_e2e.py",
     "tests/test_rehearsal_concurrent_start.py",
+    "tests/test_user_commands.py",
 )
 
 
