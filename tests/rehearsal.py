@@ -13,12 +13,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+import httpx
 import psycopg
 
 from scripts.local_stack import State, app_uri
 from stacks.letta_contract import ALEMBIC_HEAD
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def api_client(state: State, timeout: float = 120) -> httpx.Client:
+    """A client of the rehearsal's Letta API (through its front when it has several instances), with its token."""
+    headers = {"Authorization": f"Bearer {state.server_password}", "X-Stainless-Package-Version": "1.0.0"}
+    return httpx.Client(base_url=state.base_url, headers=headers, timeout=timeout)
 
 
 def local_stack(state_dir: Path, *args: str, timeout: float = 1200) -> subprocess.CompletedProcess[str]:

@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from scripts.local_stack import ECHO_EMBEDDING_HANDLE, ECHO_MODEL_HANDLE, State
+from tests.rehearsal import api_client
 
 SERVED_BY = "x-served-by"
 NO_SHARED_REDIS = "without a shared Redis each instance keeps its own locks and streams"
@@ -34,8 +35,7 @@ class Pair:
 @contextlib.contextmanager
 def pair(state: State, label: str) -> Iterator[Pair]:
     """A new agent on the rehearsal of `state` (two instances), with a client of its front."""
-    headers = {"Authorization": f"Bearer {state.server_password}", "X-Stainless-Package-Version": "1.0.0"}
-    with httpx.Client(base_url=state.base_url, headers=headers, timeout=60) as client:
+    with api_client(state, timeout=60) as client:
         body = {"name": f"two-{label}", "model": ECHO_MODEL_HANDLE, "embedding": ECHO_EMBEDDING_HANDLE}
         agent = client.post("/v1/agents/", json=body)
         assert agent.status_code == 200, agent.text

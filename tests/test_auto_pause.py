@@ -28,7 +28,7 @@ import pytest
 from scripts import local_stack
 from scripts.rehearsal.processes import free_port
 from stacks import letta_contract as letta
-from tests.rehearsal import down_later
+from tests.rehearsal import api_client, down_later
 from tests.support.paused_postgres import PausedPostgres
 
 pytestmark = [pytest.mark.letta, pytest.mark.postgres]
@@ -69,8 +69,7 @@ def rehearsal_fixture() -> Iterator[Rehearsal]:
             extra_env={letta.PG_URI: through_proxy},
             log=lambda _line: None,
         )
-        headers = {"Authorization": f"Bearer {state.server_password}", "X-Stainless-Package-Version": "1.0.0"}
-        with httpx.Client(base_url=state.base_url, headers=headers, timeout=120) as client:
+        with api_client(state) as client:
             agent = client.post(
                 "/v1/agents/",
                 json={"name": "pause", "model": "openai-proxy/echo-1", "embedding": "openai/text-embedding-3-small"},

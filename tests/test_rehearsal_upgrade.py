@@ -35,7 +35,7 @@ from scripts.rehearsal.processes import free_port
 from stacks.letta_contract import ALEMBIC_HEAD
 from stacks.service.supervisor import INVALID_INDEXES_SQL
 from tests import shared_redis
-from tests.rehearsal import ROOT, down_later, local_stack
+from tests.rehearsal import ROOT, api_client, down_later, local_stack
 
 pytestmark = [pytest.mark.letta, pytest.mark.postgres]
 OLD = "0.16.6"
@@ -58,18 +58,13 @@ class Upgrade:
     """What the two 0.16.8 instances logged (the log files also hold the earlier starts)."""
 
     def client(self) -> httpx.Client:
-        return client(self.state)
-
-
-def client(state: State) -> httpx.Client:
-    headers = {"Authorization": f"Bearer {state.server_password}", "X-Stainless-Package-Version": "1.0.0"}
-    return httpx.Client(base_url=state.base_url, headers=headers, timeout=120)
+        return api_client(self.state)
 
 
 def make_data(state: State) -> dict[str, dict[str, list[str]]]:
     """Two agents, each with two exchanges and two archival passages, through 0.16.6's API."""
     made: dict[str, dict[str, list[str]]] = {}
-    with client(state) as api:
+    with api_client(state) as api:
         for n in range(2):
             body = {"name": f"before-upgrade-{n}", "model": ECHO_MODEL_HANDLE, "embedding": ECHO_EMBEDDING_HANDLE}
             agent = api.post("/v1/agents/", json=body)

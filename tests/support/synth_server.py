@@ -2,10 +2,10 @@
 
 A cold `python app.py` spends most of its 10-15 s on 2 cores importing the CDK and starting jsii; in a process
 that has done so once, the same synth takes about a second. The documented command lines
-(tests/test_user_commands.py) carry some 30 distinct contexts, so each test worker keeps one of these servers for
-its session. The app is app.py itself (`runpy`; or the script the request names, such as
-tests/support/app_with_problem.py), with the environment, working directory and arguments the CLI gave
-cached_app.py; its exit code and what it printed go back to the CLI.
+(tests/test_user_commands.py) carry some 30 distinct contexts, so the worker that runs them (they are one xdist
+group) keeps one of these servers for its session. The app is app.py itself (`runpy`; or the script the request
+names, such as tests/support/app_with_problem.py), with the environment, working directory and arguments the CLI
+gave cached_app.py; its exit code and what it printed go back to the CLI.
 
 One difference, made explicit: the CDK reads its output folder and context from the environment of its jsii
 kernel, a node process started once with the server, so each request's `CDK_OUTDIR` and context (the CLI's
